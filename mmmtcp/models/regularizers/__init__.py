@@ -1,0 +1,3 @@
+from .cross_task_contrastive import CrossTaskContrastiveRegularizer
+
+__all__ = ['CrossTaskContrastiveRegularizer']
