@@ -1,0 +1,18 @@
+from . import transforms  # noqa: F401
+from .geometry import NORMAL_AXES, NYUD_INTRINSICS, normals_from_depth
+from .nyud import NYUD40_CLASSES, NYUDv2Dataset
+from .pascal_context_mt import (HUMAN_PARTS_CLASSES, VOC_CLASSES,
+                                PascalContextMTDataset)
+from .synthetic import generate_scenes
+from .transforms import (LoadMultiTaskAnnotations, MultiTaskPad,
+                         MultiTaskRandomCrop, MultiTaskRandomFlip,
+                         MultiTaskRandomResize, MultiTaskResize,
+                         PackMultiTaskInputs)
+
+__all__ = [
+    'NYUDv2Dataset', 'PascalContextMTDataset', 'generate_scenes',
+    'normals_from_depth', 'NORMAL_AXES', 'NYUD_INTRINSICS', 'NYUD40_CLASSES',
+    'VOC_CLASSES', 'HUMAN_PARTS_CLASSES', 'LoadMultiTaskAnnotations',
+    'MultiTaskRandomFlip', 'MultiTaskResize', 'MultiTaskRandomResize',
+    'MultiTaskRandomCrop', 'MultiTaskPad', 'PackMultiTaskInputs'
+]

@@ -1,0 +1,109 @@
+"""Common machinery of the multi-task dense prediction data sets."""
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence
+
+from mmseg.datasets import BaseSegDataset
+
+from mmmtcp.utils import check_tasks
+
+
+class MultiTaskBaseDataset(BaseSegDataset):
+    """Base of the multi-task data sets (not registered).
+
+    Subclasses define ``METAINFO`` (with ``tasks``, the tasks the data set
+    provides) and :meth:`load_data_list`. Each data info holds ``img_path``,
+    ``tasks``, ``ann_info`` (``{task: dict(path=..., format=...)}``, read by
+    :class:`LoadMultiTaskAnnotations`) and ``seg_fields=[]``.
+
+    Args:
+        tasks (Sequence[str], optional): Tasks whose maps are loaded; a
+            subset of ``METAINFO['tasks']``. Defaults to all of them.
+        split (str): Split name used to find the split file when
+            ``ann_file`` is empty.
+        **kwargs: Arguments of :class:`mmseg.datasets.BaseSegDataset`.
+    """
+
+    METAINFO: dict = dict()
+    #: split file pattern relative to ``data_root``
+    SPLIT_FILE: str = ''
+
+    def __init__(self,
+                 tasks: Optional[Sequence[str]] = None,
+                 split: str = 'train',
+                 ann_file: str = '',
+                 data_root: Optional[str] = None,
+                 metainfo: Optional[dict] = None,
+                 **kwargs) -> None:
+        available = list(self.METAINFO['tasks'])
+        tasks = available if tasks is None else check_tasks(tasks, 'tasks')
+        missing = [t for t in tasks if t not in available]
+        if missing:
+            raise ValueError(
+                f'{type(self).__name__}: `tasks` contains {missing}, which '
+                f'this data set does not provide; available: {available}')
+        if not tasks:
+            raise ValueError(f'{type(self).__name__}: `tasks` is empty')
+        self.tasks = tasks
+        self.split = split
+        if not ann_file:
+            ann_file = self.SPLIT_FILE.format(split=split)
+        metainfo = dict(metainfo or {})
+        metainfo.setdefault('tasks', list(tasks))
+        super().__init__(
+            ann_file=ann_file,
+            data_root=data_root,
+            metainfo=metainfo,
+            reduce_zero_label=False,
+            **kwargs)
+
+    # ------------------------------------------------------------------
+    def _check_root(self) -> str:
+        name = type(self).__name__
+        if self.data_root is None:
+            raise ValueError(f'{name}: `data_root` must be set')
+        if not osp.isdir(self.data_root):
+            raise FileNotFoundError(
+                f'{name}: data_root {self.data_root!r} does not exist')
+        return self.data_root
+
+    def _read_split(self) -> List[str]:
+        name = type(self).__name__
+        if not osp.isfile(self.ann_file):
+            raise FileNotFoundError(
+                f'{name}: split file (`ann_file`) {self.ann_file!r} not found '
+                f'(split={self.split!r})')
+        with open(self.ann_file) as f:
+            ids = [line.strip() for line in f]
+        ids = [i for i in ids if i]
+        if not ids:
+            raise ValueError(f'{name}: split file {self.ann_file!r} is empty')
+        return ids
+
+    @staticmethod
+    def _listdir(path: str) -> set:
+        return set(os.listdir(path)) if osp.isdir(path) else set()
+
+    def _find(self, folder: str, files: set, sample_id: str,
+              suffixes: Sequence[str], what: str) -> str:
+        """Path of ``sample_id`` + the first suffix present, or raise."""
+        for suffix in suffixes:
+            if sample_id + suffix in files:
+                return osp.join(folder, sample_id + suffix)
+        tried = ', '.join(osp.join(folder, sample_id + s) for s in suffixes)
+        raise FileNotFoundError(
+            f'{type(self).__name__}: sample {sample_id!r} listed in '
+            f'{self.ann_file!r} has no {what} file (looked for {tried})')
+
+    def _base_info(self, sample_id: str, img_path: str,
+                   ann_info: Dict[str, dict]) -> dict:
+        return dict(
+            img_path=img_path,
+            sample_id=sample_id,
+            seg_map_path=None,
+            tasks=list(self.tasks),
+            ann_info=ann_info,
+            label_map=self.label_map,
+            reduce_zero_label=False,
+            normal_axes=tuple(self._metainfo.get('normal_axes', ())),
+            seg_fields=[])

@@ -1,0 +1,138 @@
+"""NYU Depth v2 for multi-task dense prediction (semseg, depth, normals,
+boundaries), in the layout of the ATRC / InvPT release (also used by MT-CP,
+"Optimizing Dense Visual Predictions Through Multi-Task Coherence and
+Prioritization", WACV 2025) and of the older MTL-PyTorch release."""
+import os.path as osp
+from typing import List, Optional, Sequence
+
+from mmseg.registry import DATASETS
+
+from .geometry import NORMAL_AXES, NYUD_INTRINSICS
+from .multi_task_base import MultiTaskBaseDataset
+
+NYUD40_CLASSES = (
+    'wall', 'floor', 'cabinet', 'bed', 'chair', 'sofa', 'table', 'door',
+    'window', 'bookshelf', 'picture', 'counter', 'blinds', 'desk', 'shelves',
+    'curtain', 'dresser', 'pillow', 'mirror', 'floor mat', 'clothes',
+    'ceiling', 'books', 'refridgerator', 'television', 'paper', 'towel',
+    'shower curtain', 'box', 'whiteboard', 'person', 'night stand', 'toilet',
+    'sink', 'lamp', 'bathtub', 'bag', 'otherstructure', 'otherfurniture',
+    'otherprop')
+
+
+def label_palette(num: int) -> List[List[int]]:
+    """The PASCAL VOC bit-interleaved colour map, skipping black."""
+    palette = []
+    for i in range(1, num + 1):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        palette.append([r, g, b])
+    return palette
+
+
+@DATASETS.register_module()
+class NYUDv2Dataset(MultiTaskBaseDataset):
+    """NYUD-v2 multi-task data set (795 train / 654 val images, 480x640).
+
+    Layout under ``data_root`` (each map found per sample, so both releases
+    and mixtures load)::
+
+        images/<id>.png            (ATRC/InvPT) or images/<id>.jpg (MTL-PyTorch)
+        segmentation/<id>.png      uint8 0..40, 0 = void
+        depth/<id>.npy             float metres, 0 = invalid
+        normals/<id>.png           rgb = (n + 1) * 255 / 2   (or <id>.npy)
+        edge/<id>.png              0/255                     (or <id>.npy 0/1)
+        gt_sets/{train,val}.txt    one id per line
+
+    Conventions, as checked in the loaders of both releases
+    (``NYUD_MT._load_semseg`` etc.):
+
+    - semseg: the PNG stores ``0..40`` with ``0`` unlabelled; the loaders
+      subtract 1 and ignore ``-1``. Here: ``k -> k - 1`` (classes 0..39 in
+      the order of ``METAINFO['classes']``), ``0 -> 255``.
+    - depth: metres, used as stored; non-positive / non-finite -> 0.
+    - normals: decoded as ``2 * rgb / 255 - 1`` (RGB order) and re-normalized;
+      near-zero vectors are invalid. Neither release documents the camera
+      frame of its normals and their loaders apply no axis change; mmmtcp
+      assumes they are stored in ``normal_axes`` = (right, up,
+      toward_camera). If a release turns out to use another frame, set
+      ``normal_signs`` (e.g. ``(1, -1, 1)`` for a y-down frame), which
+      multiplies the decoded components on load; the generated scenes
+      (:func:`mmmtcp.datasets.generate_scenes`) are written in
+      ``normal_axes``. :func:`mmmtcp.datasets.geometry.normals_from_depth`
+      gives normals from a depth map in this frame, to check a release.
+    - edge: ``png / 255 >= 0.5`` -> 1 (``.npy``: ``>= 0.5``).
+
+    Args:
+        data_root (str): Root of the data set.
+        split (str): ``'train'`` or ``'val'``: reads ``gt_sets/<split>.txt``
+            unless ``ann_file`` is given.
+        tasks (Sequence[str], optional): Subset of ``('semseg', 'depth',
+            'normals', 'edge')`` to load. Defaults to all four.
+        normal_signs (Sequence[float], optional): Per-axis sign applied to
+            the stored normals. Defaults to None (stored frame is used).
+        **kwargs: Other arguments of :class:`mmseg.datasets.BaseSegDataset`
+            (``pipeline``, ``test_mode``, ``lazy_init``, ``indices``...).
+    """
+
+    METAINFO = dict(
+        classes=NYUD40_CLASSES,
+        palette=label_palette(len(NYUD40_CLASSES)),
+        tasks=('semseg', 'depth', 'normals', 'edge'),
+        normal_axes=NORMAL_AXES,
+        camera_intrinsics=dict(NYUD_INTRINSICS))
+    SPLIT_FILE = 'gt_sets/{split}.txt'
+
+    def __init__(self,
+                 data_root: Optional[str] = None,
+                 split: str = 'train',
+                 tasks: Optional[Sequence[str]] = None,
+                 normal_signs: Optional[Sequence[float]] = None,
+                 **kwargs) -> None:
+        if normal_signs is not None and len(normal_signs) != 3:
+            raise ValueError('NYUDv2Dataset: `normal_signs` needs 3 values, '
+                             f'got {normal_signs}')
+        self.normal_signs = (None if normal_signs is None else tuple(
+            float(s) for s in normal_signs))
+        super().__init__(
+            tasks=tasks, split=split, data_root=data_root, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        """Index the split, checking every requested file exists."""
+        root = self._check_root()
+        ids = self._read_split()
+        dirs = {
+            k: osp.join(root, k)
+            for k in ('images', 'segmentation', 'depth', 'normals', 'edge')
+        }
+        files = {k: self._listdir(d) for k, d in dirs.items()}
+        specs = dict(
+            semseg=('segmentation', {'.png': 'nyud_seg_png'}),
+            depth=('depth', {'.npy': 'depth_npy'}),
+            normals=('normals', {'.png': 'normals_png',
+                                 '.npy': 'normals_npy'}),
+            edge=('edge', {'.png': 'edge_png', '.npy': 'edge_npy'}))
+        intrinsics = dict(self._metainfo['camera_intrinsics'])
+        data_list = []
+        for sample_id in ids:
+            img_path = self._find(dirs['images'], files['images'], sample_id,
+                                  ('.png', '.jpg'), 'image')
+            ann_info = {}
+            for task in self.tasks:
+                folder, formats = specs[task]
+                path = self._find(dirs[folder], files[folder], sample_id,
+                                  tuple(formats), f'{task} ({folder}/)')
+                fmt = formats[osp.splitext(path)[1]]
+                info = dict(path=path, format=fmt)
+                if task == 'normals' and self.normal_signs is not None:
+                    info['normal_signs'] = self.normal_signs
+                ann_info[task] = info
+            data_info = self._base_info(sample_id, img_path, ann_info)
+            data_info['camera_intrinsics'] = dict(intrinsics)
+            data_list.append(data_info)
+        return data_list

@@ -1,0 +1,13 @@
+from .crop import MultiTaskRandomCrop
+from .flip import MultiTaskRandomFlip
+from .formatting import PackMultiTaskInputs
+from .loading import LoadMultiTaskAnnotations
+from .pad import MultiTaskPad
+from .random_resize import MultiTaskRandomResize
+from .resize import MultiTaskResize
+
+__all__ = [
+    'LoadMultiTaskAnnotations', 'MultiTaskRandomFlip', 'MultiTaskResize',
+    'MultiTaskRandomResize', 'MultiTaskRandomCrop', 'MultiTaskPad',
+    'PackMultiTaskInputs'
+]

@@ -1,0 +1,131 @@
+"""Resizing that treats each dense map of multi-task prediction correctly."""
+import math
+from typing import Dict
+
+import cv2
+import numpy as np
+from mmseg.datasets.transforms import Resize
+from mmseg.registry import TRANSFORMS
+
+from mmmtcp.utils import TASKS
+
+_KIND = {spec.gt_key: spec.kind for spec in TASKS.values()}
+
+
+def masked_resize(data: np.ndarray, valid: np.ndarray, size_hw: tuple,
+                  min_weight: float = 0.5):
+    """Bilinear resampling that ignores invalid pixels.
+
+    Returns the valid-weighted average of the valid neighbours and the new
+    validity (``True`` where at least ``min_weight`` of the interpolation
+    weight lies on valid pixels); invalid values never bleed in.
+    """
+    h, w = size_hw
+    v = valid.astype(np.float32)
+    den = cv2.resize(v, (w, h), interpolation=cv2.INTER_LINEAR)
+    src = data.astype(np.float32) * (v[..., None] if data.ndim == 3 else v)
+    num = cv2.resize(src, (w, h), interpolation=cv2.INTER_LINEAR)
+    if num.ndim == 2 and data.ndim == 3:
+        num = num[..., None]
+    new_valid = den >= min_weight
+    den_b = den[..., None] if num.ndim == 3 else den
+    out = np.where((new_valid[..., None] if num.ndim == 3 else new_valid),
+                   num / np.maximum(den_b, 1e-6), 0.)
+    return out.astype(np.float32), new_valid
+
+
+@TRANSFORMS.register_module()
+class MultiTaskResize(Resize):
+    """Resize the image and every dense map with the rule of its kind.
+
+    - label maps (semseg, human parts, edge, saliency): nearest neighbour.
+    - depth: ``depth_interpolation='bilinear'`` (default) averages only
+      valid pixels (a pixel stays valid when at least half of its bilinear
+      weight is on valid pixels), ``'nearest'`` copies values; invalid (0)
+      never bleeds into valid depth. Values: with
+      ``depth_scale_mode='divide'`` (default, the reference protocol)
+      depth is divided by the scale factor ``s = sqrt(sx * sy)`` (zooming
+      in by ``s`` with unchanged intrinsics looks like being ``s`` times
+      closer); ``'keep'`` keeps metric depth (the scaled intrinsics then
+      carry the zoom). The accumulated divisor is in
+      ``results['depth_scale']``.
+    - normals: valid-masked bilinear per component, then re-normalized to
+      unit length; invalid stays the zero vector.
+    - ``camera_intrinsics`` (if present) are rescaled to the new grid
+      (``fx * sx``, ``cx' = (cx + 0.5) * sx - 0.5``, ...).
+
+    Args:
+        depth_scale_mode (str): ``'divide'`` or ``'keep'``.
+        depth_interpolation (str): ``'bilinear'`` or ``'nearest'``.
+        **kwargs: Arguments of mmseg ``Resize`` (``scale``,
+            ``scale_factor``, ``keep_ratio``, ``interpolation``...).
+    """
+
+    def __init__(self,
+                 depth_scale_mode: str = 'divide',
+                 depth_interpolation: str = 'bilinear',
+                 **kwargs) -> None:
+        if depth_scale_mode not in ('divide', 'keep'):
+            raise ValueError("`depth_scale_mode` must be 'divide' or 'keep', "
+                             f'got {depth_scale_mode!r}')
+        if depth_interpolation not in ('bilinear', 'nearest'):
+            raise ValueError("`depth_interpolation` must be 'bilinear' or "
+                             f"'nearest', got {depth_interpolation!r}")
+        super().__init__(**kwargs)
+        self.depth_scale_mode = depth_scale_mode
+        self.depth_interpolation = depth_interpolation
+
+    def _resize_seg(self, results: dict) -> None:
+        h, w = results['img'].shape[:2]
+        sx, sy = results['scale_factor']
+        for key in results.get('seg_fields', []):
+            gt = results.get(key)
+            if gt is None:
+                continue
+            kind = _KIND.get(key, 'label')
+            if kind == 'depth':
+                results[key] = self._resize_depth(gt, (h, w), sx, sy, results)
+            elif kind == 'normal':
+                valid = np.any(gt != 0, axis=-1)
+                out, new_valid = masked_resize(gt, valid, (h, w))
+                norm = np.linalg.norm(out, axis=-1, keepdims=True)
+                new_valid &= norm[..., 0] > 1e-6
+                results[key] = np.where(new_valid[..., None],
+                                        out / np.maximum(norm, 1e-6),
+                                        0.).astype(np.float32)
+            else:
+                results[key] = cv2.resize(
+                    gt, (w, h), interpolation=cv2.INTER_NEAREST)
+        intr = results.get('camera_intrinsics')
+        if intr is not None:
+            results['camera_intrinsics'] = self._scale_intrinsics(
+                intr, sx, sy, w, h)
+
+    def _resize_depth(self, depth: np.ndarray, size_hw: tuple, sx: float,
+                      sy: float, results: dict) -> np.ndarray:
+        h, w = size_hw
+        if self.depth_interpolation == 'nearest':
+            out = cv2.resize(depth, (w, h), interpolation=cv2.INTER_NEAREST)
+        else:
+            out, _ = masked_resize(depth, depth > 0, (h, w))
+        if self.depth_scale_mode == 'divide':
+            s = math.sqrt(sx * sy)
+            out = out / s
+            results['depth_scale'] = results.get('depth_scale', 1.0) * s
+        return out.astype(np.float32)
+
+    @staticmethod
+    def _scale_intrinsics(intr: Dict, sx: float, sy: float, w: int,
+                          h: int) -> Dict:
+        intr = dict(intr)
+        intr['fx'] = intr['fx'] * sx
+        intr['fy'] = intr['fy'] * sy
+        intr['cx'] = (intr['cx'] + 0.5) * sx - 0.5
+        intr['cy'] = (intr['cy'] + 0.5) * sy - 0.5
+        intr['width'], intr['height'] = int(w), int(h)
+        return intr
+
+    def __repr__(self) -> str:
+        return (super().__repr__() +
+                f'(depth_scale_mode={self.depth_scale_mode}, '
+                f'depth_interpolation={self.depth_interpolation})')
