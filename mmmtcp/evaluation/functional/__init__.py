@@ -1,0 +1,24 @@
+from .boundary import (boundary_match_counts, boundary_pr_counts, dilate_disk,
+                       f_measure, label_boundaries, pr_from_counts, thin,
+                       tolerance_in_pixels)
+from .coherence import edge_seg_stats, normal_depth_stats
+from .dense import (ANGLE_BIN_WIDTH, ANGLE_THRESHOLDS, depth_stats,
+                    edge_stats, histogram_median, label_stats, normal_stats,
+                    saliency_stats, sum_stats, summarize_depth,
+                    summarize_edges, summarize_labels, summarize_normals,
+                    summarize_saliency, thresholds_between)
+from .geometry import (angular_error, axes_matrix, normals_from_depth,
+                       scaled_intrinsics)
+from .sample import get_metainfo, get_pixel_data, write_prediction
+
+__all__ = [
+    'boundary_match_counts', 'boundary_pr_counts', 'dilate_disk', 'f_measure',
+    'label_boundaries', 'pr_from_counts', 'thin', 'tolerance_in_pixels',
+    'ANGLE_BIN_WIDTH', 'ANGLE_THRESHOLDS', 'depth_stats', 'edge_stats',
+    'histogram_median', 'label_stats', 'normal_stats', 'saliency_stats',
+    'sum_stats', 'summarize_depth', 'summarize_edges', 'summarize_labels',
+    'summarize_normals', 'summarize_saliency', 'thresholds_between',
+    'angular_error', 'axes_matrix', 'normals_from_depth', 'scaled_intrinsics',
+    'get_metainfo', 'get_pixel_data', 'edge_seg_stats', 'normal_depth_stats',
+    'write_prediction'
+]

@@ -1,0 +1,402 @@
+"""Data-set level metrics of multi-task dense prediction.
+
+Implements the evaluation protocol of the NYUD-v2 / PASCAL-Context tables of
+InvPT ("Inverted Pyramid Multi-task Transformer for Dense Scene
+Understanding", Ye and Xu, ECCV 2022) and MT-CP ("Optimizing Dense Visual
+Predictions Through Multi-Task Coherence and Prioritization", Fontana et al.,
+WACV 2025), the multi-task gain delta_m (Maninis et al., CVPR 2019;
+Vandenhende et al., TPAMI 2021) and mmmtcp's cross-task coherence measures.
+"""
+import os.path as osp
+from typing import Dict, List, Mapping, Optional, Sequence, Union
+
+import numpy as np
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
+
+from mmseg.registry import METRICS
+from mmmtcp.utils import IGNORE_INDEX, check_tasks, get_task
+from ..functional import (depth_stats, edge_seg_stats, edge_stats,
+                          f_measure, label_stats, normal_depth_stats,
+                          normal_stats, pr_from_counts, saliency_stats,
+                          scaled_intrinsics, sum_stats, summarize_depth,
+                          summarize_edges, summarize_labels,
+                          summarize_normals, summarize_saliency,
+                          thresholds_between, tolerance_in_pixels)
+from ..functional.dense import per_class_table
+from ..functional.sample import (get_metainfo, get_pixel_data,
+                                 write_prediction)
+
+#: Metric names per task; the first one is the task's primary metric.
+TASK_METRICS = {
+    'semseg': ('mIoU', 'aAcc'),
+    'human_parts': ('mIoU', 'aAcc'),
+    'depth': ('rmse', 'abs_rel', 'log_rmse'),
+    'normals': ('mean', 'median', 'rmse', 'within_11_25', 'within_22_5',
+                'within_30'),
+    'edge': ('odsF', 'oisF'),
+    'saliency': ('maxF', 'mIoU'),
+}
+#: Metrics for which lower is better (l_t = 1 in delta_m).
+LOWER_IS_BETTER = {('depth', 'rmse'), ('depth', 'abs_rel'),
+                   ('depth', 'log_rmse'), ('normals', 'mean'),
+                   ('normals', 'median'), ('normals', 'rmse')}
+_CLASS_KEYS = {'semseg': 'classes', 'human_parts': 'human_parts_classes'}
+DEFAULT_NORMAL_AXES = ('right', 'up', 'toward_camera')
+
+
+@METRICS.register_module()
+class MultiTaskMetric(BaseMetric):
+    """Metrics of every task of a multi-task dense prediction model.
+
+    All metrics are computed over the whole data set from summed per-image
+    statistics (confusion matrices, error sums, histograms, per-threshold
+    counts), never by averaging per-image scores: ``process`` stores one
+    small fixed-size stats dict per image and ``compute_metrics`` sums them,
+    which is also correct under distributed evaluation (mmengine gathers the
+    per-image results of all ranks and drops the sampler's padding).
+
+    Returned keys (percent for mIoU / accuracies / F / within; metres for
+    depth; degrees for angles):
+
+    - ``semseg.mIoU``, ``semseg.aAcc``; ``human_parts.mIoU``,
+      ``human_parts.aAcc``: confusion matrix over the data set, ignore 255,
+      classes from ``dataset_meta['classes']`` /
+      ``dataset_meta['human_parts_classes']``. See ``ignore_empty_classes``.
+    - ``depth.rmse``, ``depth.abs_rel``, ``depth.log_rmse``: pooled over all
+      pixels with gt > 0 of the data set (``sqrt(sum e^2 / N)``); the log
+      error clamps predictions at 1e-9.
+    - ``normals.mean``, ``normals.median``, ``normals.rmse``,
+      ``normals.within_11_25``, ``normals.within_22_5``,
+      ``normals.within_30``: angle between unit-normalized prediction and gt
+      over pixels with a non-zero gt vector. The median comes from a summed
+      histogram with 0.1 degree bins (linear interpolation in the median
+      bin, error below 0.1 degree).
+    - ``saliency.maxF`` (``beta^2`` default 0.3) over thresholds
+      ``k / (saliency_num_thresholds + 1)`` (0.05..0.95 by default, as in
+      MTL-PyTorch / InvPT), with true / predicted / actual positives summed
+      over the data set per threshold before precision and recall (the
+      InvPT ``SaliencyMeter`` protocol); ``saliency.mIoU``: mean of the
+      background and foreground IoU of the map thresholded at 0.5 (data-set
+      confusion matrix). A pixel is positive when ``prob >= t``.
+    - ``edge.odsF``, ``edge.oisF``: see "Boundary protocol".
+    - ``delta_m`` (only with ``baselines``): ``100 / T * sum_t
+      (-1)^{l_t} (M_t - S_t) / S_t`` with ``l_t = 1`` for lower-is-better
+      metrics (depth errors, normal angles). When a task lists several
+      baseline metrics, its term is the mean of their relative gains.
+    - ``coherence.normal_depth_angle`` (``coherence=True``, tasks depth and
+      normals): mean angle between the predicted normals and the normals
+      derived from the predicted depth (back-projected with
+      ``dataset_meta['camera_intrinsics']`` scaled to the map size, cross
+      product of central differences, oriented toward the camera, expressed
+      in ``dataset_meta['normal_axes']``), over pixels where the derived
+      normals are defined (the pixel and its 4 neighbours have depth > 0,
+      not on the image border) and the gt normal is valid (when gt normals
+      are present).
+    - ``coherence.edge_seg_F`` (tasks edge and semseg, or edge and
+      human_parts when there is no semseg): F-measure between the predicted
+      boundaries (``prob >= 0.5``, thinned) and the thinned boundaries of
+      the predicted label map (pixels with a 4-neighbour of another label),
+      matched with the edge tolerance, counts summed over the data set.
+    - ``coherence_gt.normal_depth_angle``, ``coherence_gt.edge_seg_F``
+      (``coherence_on_gt=True``): the same measures on the ground truth
+      (gt normals vs. normals of the gt depth; gt boundaries vs. boundaries
+      between two known labels of the gt label map, both restricted to
+      pixels where neither the gt edge nor the gt label is 255), the
+      reference level of a perfect model.
+
+    Boundary protocol: for each threshold ``k / (num_thresholds + 1)`` the
+    probability map is binarized (``prob >= t``), thinned to one pixel
+    (:func:`thin`, the Lam-Lee-Suen algorithm of MATLAB ``bwmorph(..,
+    'thin', Inf)``) and matched to the gt boundary pixels within
+    ``edge_tolerance`` times the image diagonal. odsF is the best F of the
+    per-threshold counts summed over the data set; oisF sums each image's
+    counts at its own best threshold. Differences from the MATLAB SEISM
+    reference used by MTL-PyTorch / InvPT:
+
+    1. Matching: SEISM's ``correspondPixels`` solves a one-to-one bipartite
+       assignment (each gt pixel matches at most one predicted pixel and
+       vice versa). Here a predicted pixel counts as matched if any gt pixel
+       lies within the tolerance and a gt pixel counts as recalled if any
+       predicted pixel does (distance-transform matching both ways, done as
+       a dilation with an exact Euclidean disk). Several predicted pixels
+       may share one gt pixel, so precision and recall, hence F, are upper
+       bounds of SEISM's; they coincide when no two pixels compete for one
+       partner, which thinning makes the common case. Expect numbers a
+       little higher than SEISM's, mostly for predictions with double
+       responses near one gt boundary.
+    2. ODS takes the best of the sampled thresholds; the BSDS/SEISM code
+       additionally interpolates precision and recall between neighbouring
+       thresholds, which can only raise its value slightly.
+    3. Ground-truth pixels equal to 255 (padding) are removed from both
+       maps; SEISM has no ignore label.
+    4. Distances are Euclidean on the pixel grid (``dx^2 + dy^2 <= r^2``).
+
+    Args:
+        tasks (Sequence[str]): Tasks to evaluate.
+        edge_tolerance (float): Boundary matching distance as a fraction of
+            the image diagonal: 0.011 for NYUD-v2, 0.0075 for PASCAL-Context.
+        num_thresholds (int): Number of boundary thresholds (99 gives
+            0.01..0.99 as in SEISM).
+        saliency_num_thresholds (int): Number of saliency thresholds (19
+            gives 0.05..0.95).
+        saliency_beta2 (float): ``beta^2`` of the saliency F-measure.
+        baselines (dict, optional): ``{task: {metric: single-task value}}``
+            (or ``{task: value}`` for the task's primary metric: semseg /
+            human_parts mIoU, depth rmse, normals mean, edge odsF, saliency
+            maxF) in the units reported here, for ``delta_m``.
+        coherence (bool): Compute the cross-task coherence measures.
+        coherence_on_gt (bool): Also compute them on the ground truth.
+        ignore_empty_classes (bool): Leave classes absent from both gt and
+            prediction out of the mIoU mean (default). False counts them as
+            IoU 0 as MTL-PyTorch / InvPT do; the two agree on the full
+            validation sets, where every class occurs.
+        output_dir (str, optional): Write the raw predictions in the
+            community formats: ``<task>/<image stem>.png`` for labels (uint8
+            ids), normals (RGB = (n + 1) * 255 / 2), edges and saliency
+            (uint8 round(prob * 255)); ``depth/<stem>.npy`` (float32
+            metres).
+        collect_device (str): ``'cpu'`` or ``'gpu'``.
+        prefix (str, optional): Prefix of the metric names.
+        collect_dir (str, optional): Directory for cpu collection.
+    """
+    default_prefix = ''
+
+    def __init__(self,
+                 tasks: Sequence[str],
+                 edge_tolerance: float = 0.011,
+                 num_thresholds: int = 99,
+                 saliency_num_thresholds: int = 19,
+                 saliency_beta2: float = 0.3,
+                 baselines: Optional[Dict[str, Union[float, Dict[
+                     str, float]]]] = None,
+                 coherence: bool = False,
+                 coherence_on_gt: bool = True,
+                 ignore_empty_classes: bool = True,
+                 output_dir: Optional[str] = None,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None,
+                 collect_dir: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix,
+                         collect_dir=collect_dir)
+        self.tasks = check_tasks(tasks, 'MultiTaskMetric.tasks')
+        if not edge_tolerance > 0:
+            raise ValueError('MultiTaskMetric.edge_tolerance must be > 0, got '
+                             f'{edge_tolerance}')
+        self.edge_tolerance = float(edge_tolerance)
+        self.edge_thresholds = thresholds_between(num_thresholds)
+        self.saliency_thresholds = thresholds_between(saliency_num_thresholds)
+        self.saliency_beta2 = float(saliency_beta2)
+        self.baselines = self._check_baselines(baselines)
+        self.coherence = coherence
+        self.coherence_on_gt = coherence_on_gt
+        self.ignore_empty_classes = ignore_empty_classes
+        self.output_dir = output_dir
+
+    def _check_baselines(self, baselines) -> Dict[str, Dict[str, float]]:
+        if not baselines:
+            return {}
+        out: Dict[str, Dict[str, float]] = {}
+        for task, values in baselines.items():
+            if task not in self.tasks:
+                raise ValueError(
+                    f'MultiTaskMetric.baselines has task {task!r}, which is '
+                    f'not in tasks={self.tasks}')
+            if not isinstance(values, Mapping):
+                values = {TASK_METRICS[task][0]: values}
+            for name, value in values.items():
+                if name not in TASK_METRICS[task]:
+                    raise ValueError(
+                        f'MultiTaskMetric.baselines[{task!r}] has unknown '
+                        f'metric {name!r}; known: {TASK_METRICS[task]}')
+                if not value:
+                    raise ValueError(
+                        f'MultiTaskMetric.baselines[{task!r}][{name!r}] must '
+                        f'be non-zero, got {value!r}')
+            out[task] = {k: float(v) for k, v in values.items()}
+        return out
+
+    # ------------------------------------------------------------------
+    def _num_classes(self, task: str) -> int:
+        key = _CLASS_KEYS[task]
+        meta = self.dataset_meta or {}
+        if key not in meta:
+            raise KeyError(
+                f'MultiTaskMetric needs dataset_meta[{key!r}] to evaluate '
+                f'{task!r}; the dataset metainfo does not provide it')
+        return len(meta[key])
+
+    def _read(self, sample, task: str):
+        spec = get_task(task)
+        pred = get_pixel_data(sample, spec.pred_field)
+        gt = get_pixel_data(sample, spec.gt_field)
+        name = get_metainfo(sample, 'img_path', '<unknown image>')
+        if pred is None:
+            raise KeyError(f'MultiTaskMetric: the data sample of {name} has '
+                           f'no prediction {spec.pred_field!r} for task '
+                           f'{task!r}')
+        if gt is None:
+            raise KeyError(f'MultiTaskMetric: the data sample of {name} has '
+                           f'no ground truth {spec.gt_field!r} for task '
+                           f'{task!r}')
+        if spec.kind == 'normal':
+            pred, gt = pred.reshape(3, *pred.shape[-2:]), gt.reshape(
+                3, *gt.shape[-2:])
+            pred, gt = pred.transpose(1, 2, 0), gt.transpose(1, 2, 0)
+        else:
+            pred = pred.reshape(pred.shape[-2:])
+            gt = gt.reshape(gt.shape[-2:])
+        if pred.shape != gt.shape:
+            raise ValueError(
+                f'MultiTaskMetric: {task} prediction {pred.shape} and ground '
+                f'truth {gt.shape} of {name} differ in size; predictions '
+                'must be at the ground-truth resolution')
+        return pred, gt
+
+    def process(self, data_batch: Optional[dict],
+                data_samples: Sequence[dict]) -> None:
+        """Compute and store the per-image stats of a batch.
+
+        Args:
+            data_batch (dict, optional): Unused.
+            data_samples (Sequence[dict | SegDataSample]): Samples carrying
+                ``pred_*`` and ``gt_*`` fields of every task.
+        """
+        for sample in data_samples:
+            maps = {task: self._read(sample, task) for task in self.tasks}
+            stats: Dict[str, dict] = {}
+            for task, (pred, gt) in maps.items():
+                stats[task] = self._task_stats(task, pred, gt)
+            if self.coherence:
+                stats.update(self._coherence_stats(maps))
+            self.results.append(stats)
+            if self.output_dir:
+                self._write(sample, maps)
+
+    def _task_stats(self, task: str, pred: np.ndarray,
+                    gt: np.ndarray) -> dict:
+        kind = get_task(task).kind
+        if task in _CLASS_KEYS:
+            return label_stats(pred, gt, self._num_classes(task),
+                               IGNORE_INDEX, task)
+        if kind == 'depth':
+            return depth_stats(pred, gt)
+        if kind == 'normal':
+            return normal_stats(pred, gt)
+        if task == 'saliency':
+            return saliency_stats(pred, gt, self.saliency_thresholds,
+                                  IGNORE_INDEX)
+        if task == 'edge':
+            return edge_stats(pred, gt, self.edge_tolerance,
+                              self.edge_thresholds, IGNORE_INDEX)
+        raise NotImplementedError(f'no metric for task {task!r}')
+
+    # ------------------------------------------------------------------
+    def _coherence_stats(self, maps: dict) -> Dict[str, dict]:
+        out: Dict[str, dict] = {}
+        if 'depth' in maps and 'normals' in maps:
+            meta = self.dataset_meta or {}
+            if 'camera_intrinsics' not in meta:
+                raise KeyError(
+                    'MultiTaskMetric(coherence=True) needs '
+                    "dataset_meta['camera_intrinsics'] to relate depth and "
+                    'normals; the dataset metainfo does not provide it')
+            axes = meta.get('normal_axes', DEFAULT_NORMAL_AXES)
+            (pd, gd), (pn, gn) = maps['depth'], maps['normals']
+            gt_valid = np.any(gn != 0, axis=-1)
+            cam = scaled_intrinsics(meta['camera_intrinsics'], pd.shape)
+            out['coherence.normal_depth_angle'] = normal_depth_stats(
+                pd, pn, cam, axes, gt_valid)
+            if self.coherence_on_gt:
+                out['coherence_gt.normal_depth_angle'] = normal_depth_stats(
+                    gd, gn, cam, axes, gt_valid)
+        seg_task = 'semseg' if 'semseg' in maps else (
+            'human_parts' if 'human_parts' in maps else None)
+        if 'edge' in maps and seg_task is not None:
+            pe, ge = maps['edge']
+            ps, gs = maps[seg_task]
+            max_dist = tolerance_in_pixels(pe.shape, self.edge_tolerance)
+            out['coherence.edge_seg_F'] = edge_seg_stats(pe, ps, max_dist)
+            if self.coherence_on_gt:
+                valid = (ge != IGNORE_INDEX) & (gs != IGNORE_INDEX)
+                out['coherence_gt.edge_seg_F'] = edge_seg_stats(
+                    ge == 1, gs, max_dist, edge_threshold=None,
+                    ignore_index=IGNORE_INDEX, valid=valid)
+        return out
+
+    # ------------------------------------------------------------------
+    def _write(self, sample, maps: dict) -> None:
+        img_path = get_metainfo(sample, 'img_path')
+        if img_path is None:
+            raise KeyError('MultiTaskMetric(output_dir=...) needs `img_path` '
+                           'in the data samples to name the output files')
+        stem = osp.splitext(osp.basename(img_path))[0]
+        for task, (pred, _) in maps.items():
+            write_prediction(self.output_dir, stem, task, pred)
+
+    # ------------------------------------------------------------------
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        """Sum the per-image stats and compute the data-set metrics.
+
+        Args:
+            results (list[dict]): Per-image stats from all ranks.
+
+        Returns:
+            dict[str, float]: Metric values keyed as documented above.
+        """
+        metrics: Dict[str, float] = {}
+        per_task: Dict[str, Dict[str, float]] = {}
+        for task in self.tasks:
+            total = sum_stats(r[task] for r in results)
+            if not total:
+                continue
+            if task in _CLASS_KEYS:
+                values = summarize_labels(total, self.ignore_empty_classes)
+                names = (self.dataset_meta or {}).get(_CLASS_KEYS[task])
+                print_log(f'{task} per-class IoU:\n' +
+                          per_class_table(names, values.pop('IoU')),
+                          logger='current')
+            elif task == 'depth':
+                values = summarize_depth(total)
+            elif task == 'normals':
+                values = summarize_normals(total)
+            elif task == 'saliency':
+                values = summarize_saliency(total, self.saliency_beta2,
+                                            self.ignore_empty_classes)
+            else:
+                values = summarize_edges(total)
+            per_task[task] = values
+            metrics.update({f'{task}.{k}': v for k, v in values.items()})
+        if self.baselines:
+            metrics['delta_m'] = self.delta_m(per_task)
+        if self.coherence and results:
+            for key in results[0]:
+                if not key.startswith('coherence'):
+                    continue
+                total = sum_stats(r[key] for r in results)
+                if key.endswith('_angle'):
+                    n = float(total['count'])
+                    metrics[key] = float(total['sum'] / n) if n else np.nan
+                else:
+                    p, r = pr_from_counts(total['counts'])
+                    metrics[key] = float(f_measure(p, r)) * 100
+        return metrics
+
+    def delta_m(self, per_task: Dict[str, Dict[str, float]]) -> float:
+        """Multi-task gain in percent against ``self.baselines``.
+
+        Args:
+            per_task (dict): ``{task: {metric: value}}``.
+
+        Returns:
+            float: ``100 / T * sum_t (-1)^{l_t} (M_t - S_t) / S_t``.
+        """
+        gains = []
+        for task, base in self.baselines.items():
+            terms = []
+            for name, ref in base.items():
+                value = per_task[task][name]
+                sign = -1.0 if (task, name) in LOWER_IS_BETTER else 1.0
+                terms.append(sign * (value - ref) / ref)
+            gains.append(np.mean(terms))
+        return float(np.mean(gains)) * 100

@@ -1,0 +1,3 @@
+from .local_visualizer import MultiTaskLocalVisualizer
+
+__all__ = ['MultiTaskLocalVisualizer']
