@@ -1,0 +1,424 @@
+"""Hook that balances the per-task losses of a multi-task model.
+
+Used for the Loss Prioritization Scheme of MT-CP ("Optimizing Dense Visual
+Predictions Through Multi-Task Coherence and Prioritization", Fontana,
+Spratling, Shi, WACV 2025) and for the usual alternatives (fixed weights,
+uncertainty weighting, DWA), selected by one config key.
+
+Design: the hook replaces, on the *unwrapped* model instance, the method
+``parse_losses`` by a balanced version. ``BaseModel.train_step`` and
+``MMDistributedDataParallel.train_step`` (which re-implements the step and
+never calls the model's ``train_step``) both call ``module.parse_losses``, so
+one mechanism serves single-process and DDP training, and any mmseg
+segmentor works without changing the model or the optimizer wrapper config.
+A custom OptimWrapper was not chosen because it only sees the summed loss,
+not the loss dict, and a custom ``train_step`` would be bypassed by DDP.
+
+Everything is installed in ``before_run``, which mmengine calls after
+building the optimizer wrapper and *before* ``load_or_resume``; so the
+learnable parameters of :class:`UncertaintyWeighting` join the optimizer
+before its state is restored, and the balancer state is restored by
+``after_load_checkpoint`` (only when resuming; ``load_from`` fine-tuning
+starts balancing afresh).
+
+Per iteration the balanced ``parse_losses``:
+
+1. calls the model's own ``parse_losses`` for the per-entry means and log
+   values (so its conventions are kept) and groups the entries into tasks
+   (:class:`LossGrouper`);
+2. reduces the detached (projected) task losses and non-finite flags over
+   all ranks with one ``mmengine.dist.all_reduce``, so every rank computes
+   identical statistics and weights;
+3. builds the total with the balancer and adds ``weight_<task>`` entries to
+   ``log_vars``; they contain no ``'loss'`` (parse_losses and the log
+   processor would sum them otherwise) and reach the text log and every
+   visualization backend (e.g. TensorBoard) at each logger interval
+   through the message hub;
+4. updates the balancer statistics. Statistics are per *iteration*: with
+   gradient accumulation (``accumulative_counts``) every micro-batch counts;
+   under AMP the losses are cast to float32 first.
+
+Non-finite task losses (NaN/inf on any rank) never enter the statistics and
+produce a warning naming the task. ``nan_policy='stop'`` raises a
+``RuntimeError`` naming task and iteration. ``nan_policy='skip'`` makes the
+iteration a no-op: the backward pass still runs (DDP requires every rank to
+take part), but the gradients are restored to their values before it, and
+the optimizer step is suppressed when no valid micro-batch contributed since
+the last step. Zeroing gradients alone would not suffice: AdamW's moments
+and weight decay (or SGD momentum) would still move the parameters. With
+``restore_buffers=True`` the model's buffers (e.g. BatchNorm running
+statistics, which the forward pass of the bad batch already updated) are
+snapshotted before every iteration and restored on a skip; the copy costs
+about as much as the buffers' size (small for usual models, see
+``tools/benchmarks/benchmark_balancers.py``).
+"""
+import logging
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+from mmengine.dist import all_reduce, get_world_size
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmengine.optim import BaseOptimWrapper, OptimWrapper, OptimWrapperDict
+
+from mmseg.registry import HOOKS, MODELS
+from ..balancers import BaseTaskBalancer, LossGrouper, PeriodicTaskBalancer
+
+
+@HOOKS.register_module()
+class TaskBalanceHook(Hook):
+    """Weight the task losses of a multi-task model with a task balancer.
+
+    Args:
+        balancer (dict | BaseTaskBalancer): The balancer or its config, e.g.
+            ``dict(type='LossPrioritization', spread=7.5)``.
+        task_keys (dict[str, str | list[str]], optional): Task name to
+            regular expression(s) selecting its loss entries. ``None``
+            groups automatically: ``loss_<task>`` and ``loss_<task>_aux*``
+            form task ``<task>``; ``<prefix>.<name>`` entries (mmseg's
+            ``decode.loss_ce``, ``aux.loss_ce``) form task ``<prefix>``.
+        fixed_keys (str | list[str], optional): Regular expression(s) of
+            loss entries added with weight 1 and not balanced. Defaults to
+            the contrastive regularization, ``r'(^|\\.)loss_contrast'``;
+            ``None`` balances every entry.
+        nan_policy (str): ``'skip'`` or ``'stop'``, see module docstring.
+            Defaults to ``'skip'``.
+        restore_buffers (bool): With ``nan_policy='skip'``, restore the
+            model's buffers on a skipped iteration.
+            Defaults to True.
+        ckpt_key (str): Checkpoint key of the balancer state.
+            Defaults to ``'task_balancer'``.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self,
+                 balancer: Union[dict, BaseTaskBalancer],
+                 task_keys: Optional[Dict[str, Union[str, List[str]]]] = None,
+                 fixed_keys: Optional[Union[str, List[str]]] = (
+                     r'(^|\.)loss_contrast'),
+                 nan_policy: str = 'skip',
+                 restore_buffers: bool = True,
+                 ckpt_key: str = 'task_balancer') -> None:
+        if isinstance(balancer, dict):
+            balancer = MODELS.build(balancer)
+        if not isinstance(balancer, BaseTaskBalancer):
+            raise TypeError('TaskBalanceHook: `balancer` must build a '
+                            'BaseTaskBalancer (FixedTaskWeights, '
+                            'LossPrioritization, UncertaintyWeighting, '
+                            f'DynamicWeightAverage), got {type(balancer)}')
+        if nan_policy not in ('skip', 'stop'):
+            raise ValueError("TaskBalanceHook: `nan_policy` must be 'skip' or "
+                             f"'stop', got {nan_policy!r}")
+        self.balancer = balancer
+        self.grouper = LossGrouper(task_keys, fixed_keys)
+        self.nan_policy = nan_policy
+        self.restore_buffers = restore_buffers and nan_policy == 'skip'
+        self._buffer_snapshot: List[tuple] = []
+        self.ckpt_key = ckpt_key
+        self.num_skipped = 0
+        self._installed = False
+        self._model: Optional[nn.Module] = None
+        self._patched: List[tuple] = []
+        self._orig_parse_losses = None
+        self._cur_iter = 0
+        self._skip_current = False
+        self._skipped_since_step = False
+        self._good_since_step = False
+
+    # ------------------------------------------------------------------
+    # set-up
+    @staticmethod
+    def infer_tasks(model: nn.Module) -> Optional[List[str]]:
+        """Task names a model's loss dict will have, if they can be known
+        before the first iteration.
+
+        Args:
+            model (nn.Module): The unwrapped model.
+
+        Returns:
+            list[str] | None: ``model.tasks`` when it is a list of names;
+            ``decode`` / ``decode_<i>`` and ``aux`` / ``aux_<i>`` for mmseg
+            encoder-decoders; otherwise ``None``.
+        """
+        tasks = getattr(model, 'tasks', None)
+        if isinstance(tasks, (list, tuple)) and tasks and all(
+                isinstance(t, str) for t in tasks):
+            return list(tasks)
+        decode_head = getattr(model, 'decode_head', None)
+        if not isinstance(decode_head, nn.Module):
+            return None
+        if isinstance(decode_head, nn.ModuleList):
+            names = [f'decode_{i}' for i in range(len(decode_head))]
+        else:
+            names = ['decode']
+        if getattr(model, 'with_auxiliary_head', False):
+            aux = model.auxiliary_head
+            if isinstance(aux, nn.ModuleList):
+                names += [f'aux_{i}' for i in range(len(aux))]
+            else:
+                names.append('aux')
+        return names
+
+    def before_run(self, runner) -> None:
+        # before_run is also called by runner.val()/test(); only a training
+        # run has a built optimizer wrapper at this point.
+        if self._installed or not isinstance(runner.optim_wrapper,
+                                             BaseOptimWrapper):
+            return
+        if (isinstance(self.balancer, PeriodicTaskBalancer)
+                and self.balancer.period is None):
+            try:
+                period = len(runner.train_dataloader)
+            except TypeError as e:
+                raise ValueError(
+                    f'{type(self.balancer).__name__}: the train dataloader '
+                    'has no length; set `period` in the balancer config.'
+                ) from e
+            self.balancer.period = max(int(period), 1)
+            runner.logger.info(
+                f'TaskBalanceHook: {type(self.balancer).__name__} updates '
+                f'its weights every {self.balancer.period} iterations '
+                '(one epoch).')
+        self.install(runner.model, runner.optim_wrapper)
+
+    def install(self,
+                model: nn.Module,
+                optim_wrapper: Optional[BaseOptimWrapper] = None) -> None:
+        """Install the balanced ``parse_losses`` (and, for
+        ``nan_policy='skip'``, the guarded backward/step) on a model.
+
+        Args:
+            model (nn.Module): The model, possibly wrapped (e.g. DDP).
+            optim_wrapper (BaseOptimWrapper, optional): The optimizer
+                wrapper of the training run.
+        """
+        if is_model_wrapper(model):
+            model = model.module
+        if self.balancer.needs_tasks_before_run and \
+                not self.balancer.initialized:
+            tasks = self.grouper.declared_tasks or self.infer_tasks(model)
+            if tasks is None:
+                raise ValueError(
+                    f'{type(self.balancer).__name__} has learnable '
+                    'parameters and needs the task names before training: '
+                    'set `task_keys` of TaskBalanceHook (the model has no '
+                    '`tasks` attribute).')
+            self.balancer.init_tasks(tasks)
+        # after init_tasks, so that learnable parameters are moved too
+        param = next(model.parameters(), None)
+        if param is not None:
+            self.balancer.to(param.device)
+        if optim_wrapper is not None:
+            self._add_param_group(optim_wrapper)
+            if self.nan_policy == 'skip':
+                wrappers = (
+                    list(optim_wrapper.values()) if isinstance(
+                        optim_wrapper, OptimWrapperDict) else [optim_wrapper])
+                for wrapper in wrappers:
+                    self._guard_optim_wrapper(wrapper)
+        self._model = model
+        self._orig_parse_losses = model.__dict__.get('parse_losses')
+        self._base_parse_losses = model.parse_losses
+        model.parse_losses = self.parse_losses
+        self._installed = True
+
+    def _add_param_group(self, optim_wrapper: BaseOptimWrapper) -> None:
+        params = [p for p in self.balancer.parameters() if p.requires_grad]
+        if not params:
+            return
+        if not isinstance(optim_wrapper, OptimWrapper):
+            raise TypeError(
+                f'{type(self.balancer).__name__} has learnable parameters '
+                'and needs a single OptimWrapper to optimize them, got '
+                f'{type(optim_wrapper).__name__}.')
+        group = dict(getattr(self.balancer, 'param_group', {}))
+        optimizer = optim_wrapper.optimizer
+        group['params'] = params
+        optimizer.add_param_group(group)
+        # parameter schedulers read `initial_lr` of every group
+        new_group = optimizer.param_groups[-1]
+        new_group.setdefault('initial_lr', new_group['lr'])
+
+    def _guard_optim_wrapper(self, wrapper: BaseOptimWrapper) -> None:
+        orig_backward, orig_step = wrapper.backward, wrapper.step
+        hook = self
+
+        def backward(loss: torch.Tensor, **kwargs) -> None:
+            if not hook._skip_current:
+                orig_backward(loss, **kwargs)
+                hook._good_since_step = True
+                return
+            params = [
+                p for group in wrapper.optimizer.param_groups
+                for p in group['params']
+            ]
+            saved = [
+                None if p.grad is None else p.grad.detach().clone()
+                for p in params
+            ]
+            orig_backward(loss, **kwargs)
+            with torch.no_grad():
+                for p, grad in zip(params, saved):
+                    if grad is None:
+                        p.grad = None
+                    elif p.grad is None:
+                        p.grad = grad
+                    else:
+                        p.grad.copy_(grad)
+                # after backward: autograd checks the buffers' versions
+                for buf, saved_buf in hook._buffer_snapshot:
+                    buf.copy_(saved_buf)
+            hook._skipped_since_step = True
+
+        def step(**kwargs) -> None:
+            if hook._skipped_since_step and not hook._good_since_step:
+                print_log(
+                    'TaskBalanceHook: optimizer step skipped (no valid '
+                    'micro-batch since the last step).',
+                    logger='current',
+                    level=logging.WARNING)
+            else:
+                orig_step(**kwargs)
+            hook._skipped_since_step = False
+            hook._good_since_step = False
+
+        for name, fn in (('backward', backward), ('step', step)):
+            self._patched.append((wrapper, name, wrapper.__dict__.get(name)))
+            setattr(wrapper, name, fn)
+
+    def after_run(self, runner) -> None:
+        """Restore the model's and optimizer wrapper's own methods."""
+        if self._model is None:
+            return
+        if self._orig_parse_losses is None:
+            del self._model.parse_losses
+        else:
+            self._model.parse_losses = self._orig_parse_losses
+        for wrapper, name, orig in reversed(self._patched):
+            if orig is None:
+                delattr(wrapper, name)
+            else:
+                setattr(wrapper, name, orig)
+        self._patched = []
+        self._model = None
+        self._buffer_snapshot = []
+
+    def before_train_iter(self, runner, batch_idx: int,
+                          data_batch=None) -> None:
+        self._cur_iter = runner.iter
+        if self.restore_buffers and self._model is not None:
+            self._buffer_snapshot = [(buf, buf.detach().clone())
+                                     for buf in self._model.buffers()]
+
+    # ------------------------------------------------------------------
+    # the balanced loss
+    def parse_losses(self, losses: Dict[str, torch.Tensor]) -> tuple:
+        """Balanced replacement of the model's ``parse_losses``.
+
+        Args:
+            losses (dict[str, Tensor]): Raw loss dict of the model.
+
+        Returns:
+            tuple[Tensor, dict]: The balanced total loss and ``log_vars``
+            (the model's entries, ``loss`` = balanced total, and
+            ``weight_<task>``).
+        """
+        self._skip_current = False
+        _, log_vars = self._base_parse_losses(losses)
+        keys = [k for k in log_vars if k != 'loss']
+        task_map, fixed = self.grouper.group(keys)
+        balancer = self.balancer
+        if not balancer.initialized:
+            balancer.init_tasks(list(task_map))
+        elif set(task_map) != set(balancer.tasks):
+            raise ValueError(
+                f'TaskBalanceHook: the loss dict has tasks {list(task_map)} '
+                f'(from entries {keys}), but the balancer was set up for '
+                f'{balancer.tasks}. Set `task_keys` to group the entries.')
+        task_losses = torch.stack([
+            sum(log_vars[k] for k in task_map[t]).float()
+            for t in balancer.tasks
+        ])
+        projected = balancer.project(task_losses)
+        num_tasks = balancer.num_tasks
+
+        detached = projected.detach().double()
+        finite = torch.isfinite(detached) & torch.isfinite(
+            task_losses.detach())
+        fixed_vals = [log_vars[k].detach().double().reshape(1) for k in fixed]
+        fixed_finite = (
+            torch.isfinite(torch.cat(fixed_vals))
+            if fixed_vals else detached.new_ones(0, dtype=torch.bool))
+        stats = torch.cat([
+            torch.where(finite, detached, torch.zeros_like(detached)),
+            (~finite).double(), (~fixed_finite).double()
+        ])
+        all_reduce(stats, op='sum')
+        stats = stats.cpu()
+        reduced = stats[:num_tasks] / get_world_size()
+        bad = [t for t, f in zip(balancer.tasks, stats[num_tasks:2 *
+                                                        num_tasks]) if f > 0]
+        bad += [k for k, f in zip(fixed, stats[2 * num_tasks:]) if f > 0]
+
+        weights = balancer.logged_weights()
+        total = balancer.combine(projected, reduced)
+        for k in fixed:
+            total = total + log_vars[k].float()
+        if bad:
+            msg = (f'TaskBalanceHook: non-finite loss for task(s) {bad} at '
+                   f'iteration {self._cur_iter + 1} (on at least one rank)')
+            if self.nan_policy == 'stop':
+                raise RuntimeError(msg + "; stopping (nan_policy='stop').")
+            print_log(
+                msg + "; the iteration is skipped (nan_policy='skip') and "
+                'the balancer statistics ignore it.',
+                logger='current',
+                level=logging.WARNING)
+            self.num_skipped += 1
+            self._skip_current = True
+            balancer.update(None)
+        else:
+            balancer.update(reduced)
+
+        log_vars = type(log_vars)(
+            (k, v.detach() if isinstance(v, torch.Tensor) else v)
+            for k, v in log_vars.items())
+        log_vars['loss'] = total.detach()
+        for task, weight in zip(balancer.tasks, weights.tolist()):
+            log_vars[f'weight_{task}'] = torch.tensor(weight)
+        return total, log_vars
+
+    # ------------------------------------------------------------------
+    # checkpoints
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint[self.ckpt_key] = dict(
+            type=type(self.balancer).__name__,
+            state=self.balancer.get_state()
+            if self.balancer.initialized else None,
+            num_skipped=self.num_skipped)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if not getattr(runner, '_resume', False):
+            return
+        saved = checkpoint.get(self.ckpt_key)
+        if saved is None:
+            runner.logger.warning(
+                f'TaskBalanceHook: the checkpoint has no "{self.ckpt_key}" '
+                'entry; the task balancer starts from scratch.')
+            return
+        name = type(self.balancer).__name__
+        if saved.get('type') != name:
+            raise ValueError(
+                f'TaskBalanceHook: the checkpoint holds the state of a '
+                f'{saved.get("type")} balancer, the config uses {name}.')
+        if saved.get('state') is not None:
+            self.balancer.set_state(saved['state'])
+        self.num_skipped = int(saved.get('num_skipped', 0))
+
+    @property
+    def tasks(self) -> Sequence[str]:
+        """Task names of the balancer (empty before the first iteration)."""
+        return list(self.balancer.tasks)
