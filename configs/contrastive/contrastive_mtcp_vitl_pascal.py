@@ -1,0 +1,15 @@
+# MT-CP (ViT-L/16, PASCAL-Context) with the cross-task contrastive
+# regularizer; inference is identical to configs/mtcp/mtcp_vitl_pascal.py.
+_base_ = ['../mtcp/mtcp_vitl_pascal.py']
+model = dict(
+    regularizer=dict(
+        type='CrossTaskContrastiveRegularizer',
+        tasks={{_base_.tasks}},
+        in_channels=256,
+        embed_channels=128,
+        hidden_channels=256,
+        num_samples=512,
+        loss_type='triplet',
+        margin=0.5,
+        normal_threshold=15.0,
+        loss_weight=0.1))
