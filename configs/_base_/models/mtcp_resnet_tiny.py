@@ -1,0 +1,44 @@
+# A tiny MT-CP for CPU demos: a narrow ResNet-18 (V1c) trained from scratch
+# (16 stem/base channels, stages of 16/32/64/128 channels at 1/4..1/32) and
+# 32-channel task decoders. Plain BN, so it runs without a process group.
+norm_cfg = dict(type='BN', requires_grad=True)
+data_preprocessor = dict(
+    type='MultiTaskDataPreProcessor',
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    bgr_to_rgb=True,
+    pad_val=0,
+    seg_pad_val=255,
+    size_divisor=32,
+    test_cfg=dict(size_divisor=32))
+model = dict(
+    type='MultiTaskSegmentor',
+    data_preprocessor=data_preprocessor,
+    backbone=dict(
+        type='ResNetV1c',
+        depth=18,
+        stem_channels=16,
+        base_channels=16,
+        num_stages=4,
+        out_indices=(0, 1, 2, 3),
+        norm_cfg=norm_cfg,
+        norm_eval=False,
+        style='pytorch',
+        contract_dilation=True),
+    decode_head=dict(
+        type='MTCPHead',
+        tasks=['semseg', 'depth', 'normals', 'edge'],
+        num_classes=dict(semseg=40),
+        in_channels=[16, 32, 64, 128],
+        channels=32,
+        decoder=dict(num_convs=1),
+        cfm=dict(impl='sdpa', attn_downsample=2, reduction=4),
+        srm=dict(reduction=4),
+        trace_levels=3,
+        side_loss_weight=0.5,
+        norm_cfg=norm_cfg,
+        loss_decode=dict(
+            edge=dict(type='BalancedBCELoss', pos_weight=0.95,
+                      loss_weight=50.0))),
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))

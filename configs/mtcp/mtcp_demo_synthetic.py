@@ -1,0 +1,44 @@
+# CPU demo: a tiny MT-CP trained from scratch on the procedurally generated
+# NYUD-layout scenes (`python tools/generate_synthetic_scenes.py
+# data/synthetic_scenes` first). 300 iterations, validation at the end.
+_base_ = [
+    '../_base_/models/mtcp_resnet_tiny.py',
+    '../_base_/datasets/synthetic_scenes.py', '../_base_/default_runtime.py'
+]
+model = dict(
+    decode_head=dict(tasks={{_base_.tasks}}, num_classes=dict(semseg=40)))
+# Train on half-resolution crops to stay fast on a CPU; validation runs on
+# the full 240x320 images.
+crop_size = (112, 144)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadMultiTaskAnnotations'),
+    dict(
+        type='MultiTaskRandomResize',
+        scale=(320, 240),
+        ratio_range=(0.5, 0.75),
+        keep_ratio=True,
+        depth_scale_mode='divide'),
+    dict(type='MultiTaskRandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='MultiTaskRandomFlip', prob=0.5),
+    dict(type='MultiTaskPad', size=crop_size),
+    dict(type='PackMultiTaskInputs'),
+]
+train_dataloader = dict(batch_size=4, dataset=dict(pipeline=train_pipeline))
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999),
+                   weight_decay=1e-4))
+param_scheduler = [
+    dict(type='PolyLR', eta_min=1e-5, power=0.9, begin=0, end=300,
+         by_epoch=False)
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=300, val_interval=300)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
+    checkpoint=dict(
+        type='CheckpointHook', by_epoch=False, interval=300,
+        max_keep_ckpts=1))

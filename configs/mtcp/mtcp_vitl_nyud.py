@@ -1,0 +1,13 @@
+# MT-CP, ViT-L/16, NYUD-v2 (semseg, depth, normals, edge): 448x576 crops,
+# batch 2 per GPU, 40k iterations. Loss balancing (e.g. the Loss
+# Prioritization Scheme) is added through `custom_hooks`.
+_base_ = [
+    '../_base_/models/mtcp_vit.py', '../_base_/datasets/nyud_mt.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_40k.py'
+]
+crop_size = (448, 576)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(img_size=crop_size),
+    decode_head=dict(
+        tasks={{_base_.tasks}}, num_classes=dict(semseg=40)))

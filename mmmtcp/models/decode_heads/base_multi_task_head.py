@@ -1,0 +1,240 @@
+"""Common machinery of the multi-task dense prediction heads.
+
+A multi-task head owns one :class:`TaskDecoder` per task, an output layer
+per task and the per-task losses. Subclasses decide what happens between the
+decoders and the outputs (nothing for the plain baseline; CFM and SRM for
+MT-CP, Fontana et al., WACV 2025).
+
+Every head's ``forward`` returns a dict:
+
+- ``'preds'``: ``{task: Tensor}`` raw outputs (logits for label and binary
+  tasks, depth, unnormalized normals) at the head's finest scale;
+- ``'side_preds'``: ``{task: [Tensor, ...]}`` deep-supervision outputs
+  (only computed when ``with_side`` is true; training by default);
+- ``'feats'``: ``{task: Tensor}`` each task's decoder features ``X_t`` at the
+  finest scale (1/4 of the input for the usual pyramids), the interface of
+  training-only regularizers.
+"""
+from abc import ABCMeta, abstractmethod
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import ConvModule
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from mmseg.models.utils import resize
+from mmseg.registry import MODELS
+from mmseg.utils import ConfigType, OptMultiConfig, SampleList
+from mmmtcp.utils import IGNORE_INDEX, check_tasks, get_task
+from ..layers import TaskDecoder
+
+HeadOutputs = Dict[str, Dict[str, Union[Tensor, List[Tensor]]]]
+
+DEFAULT_LOSSES = {
+    'semseg':
+    dict(type='CrossEntropyLoss', use_sigmoid=False, avg_non_ignore=True,
+         loss_weight=1.0),
+    'human_parts':
+    dict(type='CrossEntropyLoss', use_sigmoid=False, avg_non_ignore=True,
+         loss_weight=1.0),
+    'depth':
+    dict(type='DepthL1Loss', loss_weight=1.0),
+    'normals':
+    dict(type='NormalL1Loss', loss_weight=1.0),
+    'edge':
+    dict(type='BalancedBCELoss', pos_weight=0.95, loss_weight=1.0),
+    'saliency':
+    dict(type='BalancedBCELoss', pos_weight=None, loss_weight=1.0),
+}
+
+
+class BaseMultiTaskHead(BaseModule, metaclass=ABCMeta):
+    """Base class of multi-task heads.
+
+    Args:
+        tasks (Sequence[str]): Task names (see :mod:`mmmtcp.utils.tasks`).
+        in_channels (Sequence[int]): Channels of the used input levels, fine
+            to coarse.
+        channels (int): Width of the task decoders. Defaults to 256.
+        num_classes (dict, optional): ``{task: classes}`` for the label tasks
+            (``semseg``, ``human_parts``); required for those.
+        in_index (Sequence[int], optional): Input levels to use. Defaults to
+            all, in order.
+        decoder (dict): Extra arguments of every :class:`TaskDecoder`
+            (e.g. ``num_convs``). Defaults to ``dict()``.
+        loss_decode (dict, optional): ``{task: loss config or list}``;
+            missing tasks use :data:`DEFAULT_LOSSES`.
+        side_loss_weight (float): Weight of every side (deep-supervision)
+            loss. Defaults to 0.5.
+        norm_cfg (dict): Normalization layers. Defaults to BN.
+        act_cfg (dict): Activation layers. Defaults to ReLU.
+        align_corners (bool): ``align_corners`` of every resize.
+        init_cfg (dict | list[dict], optional): Initialization config.
+    """
+
+    def __init__(self,
+                 tasks: Sequence[str],
+                 in_channels: Sequence[int],
+                 channels: int = 256,
+                 num_classes: Optional[Dict[str, int]] = None,
+                 in_index: Optional[Sequence[int]] = None,
+                 decoder: ConfigType = dict(),
+                 loss_decode: Optional[Dict[str, ConfigType]] = None,
+                 side_loss_weight: float = 0.5,
+                 norm_cfg: ConfigType = dict(type='BN'),
+                 act_cfg: ConfigType = dict(type='ReLU'),
+                 align_corners: bool = False,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.tasks = check_tasks(tasks, 'decode_head.tasks')
+        in_channels = list(in_channels)
+        if in_index is None:
+            in_index = list(range(len(in_channels)))
+        in_index = list(in_index)
+        if len(in_index) != len(in_channels):
+            raise ValueError(
+                '`decode_head.in_index` and `decode_head.in_channels` need '
+                f'the same length, got {in_index} and {in_channels}')
+        self.in_channels = in_channels
+        self.in_index = in_index
+        self.channels = channels
+        self.align_corners = align_corners
+        self.side_loss_weight = side_loss_weight
+        self.norm_cfg = norm_cfg
+        self.act_cfg = act_cfg
+
+        num_classes = dict(num_classes or {})
+        unknown = set(num_classes) - set(self.tasks)
+        if unknown:
+            raise ValueError(f'`decode_head.num_classes` names tasks '
+                             f'{sorted(unknown)} that are not in `tasks` '
+                             f'{self.tasks}')
+        self.out_channels: Dict[str, int] = {}
+        for task in self.tasks:
+            spec = get_task(task)
+            if spec.kind == 'label':
+                if task not in num_classes:
+                    raise ValueError(f'`decode_head.num_classes` needs an '
+                                     f'entry for the label task {task!r}')
+                self.out_channels[task] = int(num_classes[task])
+            else:
+                self.out_channels[task] = spec.channels
+        self.num_classes = num_classes
+
+        self.decoders = nn.ModuleDict({
+            task: TaskDecoder(
+                in_channels,
+                channels,
+                norm_cfg=norm_cfg,
+                act_cfg=act_cfg,
+                align_corners=align_corners,
+                **decoder)
+            for task in self.tasks
+        })
+        self.outputs = nn.ModuleDict({
+            task: self._build_output(channels, self.out_channels[task])
+            for task in self.tasks
+        })
+
+        loss_decode = dict(loss_decode or {})
+        unknown = set(loss_decode) - set(self.tasks)
+        if unknown:
+            raise ValueError(f'`decode_head.loss_decode` names tasks '
+                             f'{sorted(unknown)} that are not in `tasks` '
+                             f'{self.tasks}')
+        self.losses = nn.ModuleDict()
+        for task in self.tasks:
+            cfg = loss_decode.get(task, DEFAULT_LOSSES[task])
+            cfgs = cfg if isinstance(cfg, (list, tuple)) else [cfg]
+            self.losses[task] = nn.ModuleList([MODELS.build(c) for c in cfgs])
+
+    def _build_output(self, in_channels: int, out_channels: int) -> nn.Module:
+        """1x1 ConvModule followed by a 1x1 classifier convolution."""
+        return nn.Sequential(
+            ConvModule(in_channels, in_channels, 1, norm_cfg=self.norm_cfg,
+                       act_cfg=self.act_cfg),
+            nn.Conv2d(in_channels, out_channels, 1))
+
+    def _transform_inputs(self, inputs: Sequence[Tensor]) -> List[Tensor]:
+        if max(self.in_index) >= len(inputs):
+            raise ValueError(f'`decode_head.in_index` {self.in_index} does '
+                             f'not fit the {len(inputs)} input feature maps')
+        return [inputs[i] for i in self.in_index]
+
+    def decode(self, inputs: Sequence[Tensor]) -> Dict[str, tuple]:
+        """Run every task decoder: ``{task: (x_t, per-scale feats)}``."""
+        inputs = self._transform_inputs(inputs)
+        return {task: self.decoders[task](inputs) for task in self.tasks}
+
+    @abstractmethod
+    def forward(self,
+                inputs: Sequence[Tensor],
+                with_side: Optional[bool] = None) -> HeadOutputs:
+        """Return ``dict(preds=..., side_preds=..., feats=...)``."""
+
+    def predict(self, inputs: Sequence[Tensor],
+                size: Sequence[int]) -> Dict[str, Tensor]:
+        """Raw per-task outputs resized to ``size`` (no side outputs)."""
+        preds = self.forward(inputs, with_side=False)['preds']
+        return {
+            task: resize(pred, size=tuple(size), mode='bilinear',
+                         align_corners=self.align_corners)
+            for task, pred in preds.items()
+        }
+
+    def _stack_gt(self, task: str, data_samples: SampleList) -> Tensor:
+        spec = get_task(task)
+        gts = []
+        for i, sample in enumerate(data_samples):
+            if spec.gt_field not in sample:
+                raise KeyError(
+                    f'Data sample {i} ({sample.metainfo.get("img_path")}) has '
+                    f'no `{spec.gt_field}` for task {task!r}: the dataset and '
+                    'pipeline must load and pack every task of '
+                    '`decode_head.tasks`')
+            gts.append(getattr(sample, spec.gt_field).data)
+        return torch.stack(gts, dim=0)
+
+    def _task_loss(self, task: str, pred: Tensor, gt: Tensor) -> Tensor:
+        spec = get_task(task)
+        pred = resize(pred, size=gt.shape[2:], mode='bilinear',
+                      align_corners=self.align_corners)
+        if spec.kind == 'label':
+            target = gt.squeeze(1).long()
+            return sum(
+                loss(pred, target, ignore_index=IGNORE_INDEX)
+                for loss in self.losses[task])
+        return sum(loss(pred, gt) for loss in self.losses[task])
+
+    def loss_by_feat(self, outputs: HeadOutputs,
+                     data_samples: SampleList) -> Dict[str, Tensor]:
+        """Losses: ``loss_<task>`` and weighted ``loss_<task>_aux<i>``.
+
+        Args:
+            outputs (dict): Output of :meth:`forward`.
+            data_samples (list[SegDataSample]): Samples with the ground truth
+                of every task.
+
+        Returns:
+            dict[str, Tensor]: One main loss per task and one per side output
+            (``aux0`` the coarsest), the latter multiplied by
+            ``side_loss_weight``.
+        """
+        losses = {}
+        side_preds = outputs.get('side_preds') or {}
+        for task in self.tasks:
+            gt = self._stack_gt(task, data_samples)
+            losses[f'loss_{task}'] = self._task_loss(
+                task, outputs['preds'][task], gt)
+            for i, side in enumerate(side_preds.get(task, [])):
+                losses[f'loss_{task}_aux{i}'] = (
+                    self.side_loss_weight * self._task_loss(task, side, gt))
+        return losses
+
+    def loss(self, inputs: Sequence[Tensor],
+             data_samples: SampleList) -> Dict[str, Tensor]:
+        """Forward (with side outputs) and compute the losses."""
+        return self.loss_by_feat(
+            self.forward(inputs, with_side=True), data_samples)

@@ -1,0 +1,10 @@
+from .affinity_propagation import AFFINITY_IMPLS, affinity_propagation
+from .cbam import CBAM
+from .coherence_fusion_module import CoherenceFusionModule
+from .spatial_refinement_module import SpatialRefinementModule
+from .task_decoder import TaskDecoder
+
+__all__ = [
+    'AFFINITY_IMPLS', 'affinity_propagation', 'CBAM',
+    'CoherenceFusionModule', 'SpatialRefinementModule', 'TaskDecoder'
+]

@@ -1,0 +1,160 @@
+"""Coherence Fusion Module (CFM) of MT-CP.
+
+Fontana, Spratling, Shi, "Optimizing Dense Visual Predictions Through
+Multi-Task Coherence and Prioritization", WACV 2025.
+
+For a task t, the other tasks' decoder features decide which pixels belong
+together and task t's own features are spread along that structure:
+
+1. ``V = BN(CBAM(X_t))``: the task's features, refined by channel and spatial
+   attention.
+2. Each other task's ``X_s`` is gated, ``X_s * sigmoid(conv1x1(X_s))``; the
+   gated maps are concatenated and fused, ``F = ReLU(conv1x1(cat))``.
+3. Two attention-refined views of ``F``: ``K = ReLU(BN(CBAM_k(F)))`` and
+   ``Q = ReLU(BN(CBAM_q(F)))``.
+4. Affinity ``A = softmax(K^T Q)`` over all positions (rows: receiving
+   positions, no ``1/sqrt(d)`` scale, as in the reference) and
+   ``Y = V A^T``, i.e. every position receives an affinity-weighted average
+   of ``V``.
+5. Output ``BN(CBAM_o(Y))``, plus ``X_t`` when ``residual=True``.
+
+The reference (``GAAF_module2``) materializes ``A``; here it is computed by
+:func:`affinity_propagation` without storing it (``impl='sdpa'`` or
+``'chunked'``), and the sending positions can be average-pooled by
+``attn_downsample`` to cut the cost further.
+"""
+from typing import List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn import ConvModule, build_activation_layer, build_norm_layer
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from mmseg.registry import MODELS
+from mmseg.utils import ConfigType, OptMultiConfig
+from .affinity_propagation import AFFINITY_IMPLS, affinity_propagation
+from .cbam import CBAM
+
+
+@MODELS.register_module()
+class CoherenceFusionModule(BaseModule):
+    """Cross-task coherence fusion for one target task.
+
+    Args:
+        channels (int): Channels of the target task's features ``X_t`` (and
+            of the output).
+        other_channels (Sequence[int]): Channels of each other task's
+            features, in the order they are passed to ``forward``.
+        fuse_channels (int, optional): Channels of the fused map ``F`` and of
+            ``K``/``Q``. Defaults to ``sum(other_channels)`` (the reference).
+        attn_downsample (int): Average-pool factor applied to the sending
+            positions (``Q`` and ``V``) of the affinity. ``1`` keeps all
+            positions (exactly the reference function). Defaults to 1.
+        impl (str): ``'sdpa'``, ``'chunked'`` or ``'naive'`` (see
+            :func:`affinity_propagation`). Defaults to ``'sdpa'``.
+        chunk_size (int): Receiving positions per chunk for
+            ``impl='chunked'``. Defaults to 4096.
+        residual (bool): Add ``X_t`` to the output. The released reference
+            module has this residual disabled. Defaults to False.
+        reduction (int): CBAM channel reduction ratio. Defaults to 16.
+        norm_cfg (dict): Normalization layers. Defaults to BN.
+        act_cfg (dict): Activation layers. Defaults to ReLU.
+        init_cfg (dict | list[dict], optional): Initialization config.
+
+    Returns:
+        Tensor: ``forward(x, others)`` returns ``(B, channels, H, W)``.
+    """
+
+    def __init__(self,
+                 channels: int,
+                 other_channels: Sequence[int],
+                 fuse_channels: Optional[int] = None,
+                 attn_downsample: int = 1,
+                 impl: str = 'sdpa',
+                 chunk_size: int = 4096,
+                 residual: bool = False,
+                 reduction: int = 16,
+                 norm_cfg: ConfigType = dict(type='BN'),
+                 act_cfg: ConfigType = dict(type='ReLU'),
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        other_channels = list(other_channels)
+        if not other_channels:
+            raise ValueError('CoherenceFusionModule needs at least one other '
+                             'task (`other_channels` is empty)')
+        if impl not in AFFINITY_IMPLS:
+            raise ValueError(f'CoherenceFusionModule: `impl` must be one of '
+                             f'{AFFINITY_IMPLS}, got {impl!r}')
+        if int(attn_downsample) < 1:
+            raise ValueError('CoherenceFusionModule: `attn_downsample` must '
+                             f'be >= 1, got {attn_downsample}')
+        fuse_channels = fuse_channels or sum(other_channels)
+        self.channels = channels
+        self.other_channels = other_channels
+        self.impl = impl
+        self.chunk_size = chunk_size
+        self.attn_downsample = int(attn_downsample)
+        self.residual = residual
+
+        self.value_cbam = CBAM(channels, reduction, norm_cfg=norm_cfg)
+        self.value_norm = build_norm_layer(norm_cfg, channels)[1]
+        self.gates = nn.ModuleList([
+            ConvModule(c, c, 1, norm_cfg=None, act_cfg=None)
+            for c in other_channels
+        ])
+        self.fuse = ConvModule(
+            sum(other_channels), fuse_channels, 1, norm_cfg=None,
+            act_cfg=act_cfg)
+        self.key_cbam = CBAM(fuse_channels, reduction, norm_cfg=norm_cfg)
+        self.key_out = self._norm_act(fuse_channels, norm_cfg, act_cfg)
+        self.query_cbam = CBAM(fuse_channels, reduction, norm_cfg=norm_cfg)
+        self.query_out = self._norm_act(fuse_channels, norm_cfg, act_cfg)
+        self.out_cbam = CBAM(channels, reduction, norm_cfg=norm_cfg)
+        self.out_norm = build_norm_layer(norm_cfg, channels)[1]
+
+    @staticmethod
+    def _norm_act(channels: int, norm_cfg: ConfigType,
+                  act_cfg: ConfigType) -> nn.Module:
+        return nn.Sequential(
+            build_norm_layer(norm_cfg, channels)[1],
+            build_activation_layer(act_cfg))
+
+    def forward(self, x: Tensor, others: List[Tensor]) -> Tensor:
+        """Fuse.
+
+        Args:
+            x (Tensor): ``(B, channels, H, W)`` target task features ``X_t``.
+            others (list[Tensor]): Other tasks' features, each
+                ``(B, other_channels[i], H, W)``.
+
+        Returns:
+            Tensor: ``(B, channels, H, W)``.
+        """
+        if len(others) != len(self.gates):
+            raise ValueError(f'CoherenceFusionModule expects '
+                             f'{len(self.gates)} other task features, got '
+                             f'{len(others)}')
+        value = self.value_norm(self.value_cbam(x))
+        gated = [o * torch.sigmoid(g(o)) for g, o in zip(self.gates, others)]
+        fused = self.fuse(torch.cat(gated, dim=1))
+        key = self.key_out(self.key_cbam(fused))  # receiving side (K)
+        query = self.query_out(self.query_cbam(fused))  # sending side (Q)
+        b, c, h, w = value.shape
+        if self.attn_downsample > 1:
+            ds = self.attn_downsample
+            query = F.avg_pool2d(query, ds, ds, ceil_mode=True)
+            value = F.avg_pool2d(value, ds, ds, ceil_mode=True)
+        out = affinity_propagation(
+            key.flatten(2).transpose(1, 2),
+            query.flatten(2).transpose(1, 2),
+            value.flatten(2).transpose(1, 2),
+            impl=self.impl,
+            chunk_size=self.chunk_size,
+            scale=1.0)
+        out = out.transpose(1, 2).reshape(b, c, h, w)
+        out = self.out_norm(self.out_cbam(out))
+        if self.residual:
+            out = out + x
+        return out

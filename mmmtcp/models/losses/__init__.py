@@ -1,0 +1,5 @@
+from .balanced_bce_loss import BalancedBCELoss
+from .depth_l1_loss import DepthL1Loss
+from .normal_l1_loss import NormalL1Loss
+
+__all__ = ['BalancedBCELoss', 'DepthL1Loss', 'NormalL1Loss']

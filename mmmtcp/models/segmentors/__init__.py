@@ -1,0 +1,3 @@
+from .multi_task_segmentor import MultiTaskSegmentor
+
+__all__ = ['MultiTaskSegmentor']

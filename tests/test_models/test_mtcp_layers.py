@@ -1,0 +1,145 @@
+"""CBAM, CFM, SRM, task decoder, ViT pyramid neck and the task losses."""
+import pytest
+import torch
+
+from mmmtcp.models import (CBAM, BalancedBCELoss, CoherenceFusionModule,
+                           DepthL1Loss, NormalL1Loss, SpatialRefinementModule,
+                           TaskDecoder, ViTPyramidNeck, affinity_propagation)
+
+
+@pytest.mark.parametrize('d,c', [(8, 8), (12, 5), (5, 12)])
+@pytest.mark.parametrize('impl', ['sdpa', 'chunked'])
+def test_affinity_propagation_matches_naive(impl, d, c):
+    torch.manual_seed(0)
+    q = torch.randn(2, 37, d, dtype=torch.float64, requires_grad=True)
+    k = torch.randn(2, 23, d, dtype=torch.float64, requires_grad=True)
+    v = torch.randn(2, 23, c, dtype=torch.float64, requires_grad=True)
+    ref = affinity_propagation(q, k, v, impl='naive')
+    # the naive form is softmax(q k^T) v with no 1/sqrt(d) scale
+    explicit = torch.softmax(q @ k.transpose(1, 2), -1) @ v
+    torch.testing.assert_close(ref, explicit)
+    g = torch.randn_like(ref)
+    ref_grads = torch.autograd.grad(ref, (q, k, v), g)
+    out = affinity_propagation(q, k, v, impl=impl, chunk_size=6)
+    grads = torch.autograd.grad(out, (q, k, v), g)
+    torch.testing.assert_close(out, ref)
+    for a, b in zip(grads, ref_grads):
+        torch.testing.assert_close(a, b)
+
+
+def test_affinity_propagation_rejects_unknown_impl():
+    x = torch.randn(1, 4, 2)
+    with pytest.raises(ValueError, match='impl'):
+        affinity_propagation(x, x, x, impl='flash')
+
+
+@pytest.mark.parametrize('attn_downsample', [1, 2])
+@pytest.mark.parametrize('impl', ['sdpa', 'chunked'])
+def test_cfm_efficient_equals_naive(impl, attn_downsample):
+    torch.manual_seed(0)
+    cfm = CoherenceFusionModule(
+        16, [16, 16], attn_downsample=attn_downsample, reduction=4,
+        impl='naive').double().train()
+    x = torch.randn(2, 16, 7, 9, dtype=torch.float64, requires_grad=True)
+    others = [
+        torch.randn(2, 16, 7, 9, dtype=torch.float64, requires_grad=True)
+        for _ in range(2)
+    ]
+    ref = cfm(x, others)
+    assert ref.shape == x.shape
+    g = torch.randn_like(ref)
+    params = [x] + others + list(cfm.parameters())
+    ref_grads = torch.autograd.grad(ref, params, g)
+    cfm.impl = impl
+    cfm.chunk_size = 10
+    out = cfm(x, others)
+    grads = torch.autograd.grad(out, params, g)
+    torch.testing.assert_close(out, ref)
+    for a, b in zip(grads, ref_grads):
+        torch.testing.assert_close(a, b)
+    # every gate and both attention branches receive gradient
+    for gate in cfm.gates:
+        assert gate.conv.weight.grad is None  # autograd.grad does not store
+    named = dict(zip([n for n, _ in cfm.named_parameters()], grads[3:]))
+    for name, grad in named.items():
+        if name.startswith(('gates', 'fuse', 'key_', 'query_', 'value_')):
+            assert grad.abs().sum() > 0, name
+
+
+def test_cfm_residual_and_errors():
+    cfm = CoherenceFusionModule(8, [8], residual=True, reduction=2).eval()
+    x = torch.randn(1, 8, 4, 4)
+    assert cfm(x, [torch.randn(1, 8, 4, 4)]).shape == x.shape
+    with pytest.raises(ValueError, match='other task features'):
+        cfm(x, [])
+    with pytest.raises(ValueError, match='at least one other task'):
+        CoherenceFusionModule(8, [])
+
+
+def test_srm_coarse_to_fine():
+    srm = SpatialRefinementModule(8, [6, 10, 12], channels=5, reduction=2)
+    x = torch.randn(2, 8, 16, 16)
+    feats = [torch.randn(2, 6, 16, 16), torch.randn(2, 10, 8, 8),
+             torch.randn(2, 12, 4, 4)]
+    preds = srm(x, feats)
+    assert [p.shape[2:] for p in preds] == [(4, 4), (8, 8), (16, 16)]
+    assert all(p.shape[1] == 5 for p in preds)
+    only_final = srm(x, feats, return_all=False)
+    assert len(only_final) == 1 and only_final[0].shape == (2, 5, 16, 16)
+    # the finest step passes nothing on
+    assert srm.steps[-1].stream_proj is None
+
+
+def test_cbam_and_task_decoder_shapes():
+    assert CBAM(4, reduction=16)(torch.randn(2, 4, 5, 6)).shape == (2, 4, 5, 6)
+    dec = TaskDecoder([4, 8, 16, 32], channels=12, num_convs=1)
+    inputs = [torch.randn(1, c, 32 // 2**i, 40 // 2**i)
+              for i, c in enumerate([4, 8, 16, 32])]
+    x_t, feats = dec(inputs)
+    assert x_t.shape == (1, 12, 32, 40)
+    assert [f.shape[2] for f in feats] == [32, 16, 8, 4]
+
+
+def test_vit_pyramid_neck():
+    neck = ViTPyramidNeck([8, 8, 8, 8], [4, 6, 8, 10])
+    outs = neck([torch.randn(2, 8, 6, 5) for _ in range(4)])
+    assert [tuple(o.shape[1:]) for o in outs] == [(4, 24, 20), (6, 12, 10),
+                                                    (8, 6, 5), (10, 3, 3)]
+    with pytest.raises(ValueError, match='power of two'):
+        ViTPyramidNeck([8], [8], scales=[3])
+
+
+def test_losses_values_and_empty_batches():
+    pred = torch.full((1, 1, 2, 2), 2.0, requires_grad=True)
+    depth = torch.tensor([[[[1.0, 0.0], [3.0, 0.0]]]])
+    assert DepthL1Loss()(pred, depth).item() == pytest.approx(1.0)
+    normals = torch.zeros(1, 3, 2, 2)
+    normals[:, 2] = 1.0
+    normals[:, :, 1, 1] = 0.0  # invalid pixel
+    npred = torch.zeros(1, 3, 2, 2)
+    npred[:, 2] = 5.0  # length 5, direction right
+    npred[:, 0, 1, 1] = 3.0
+    assert NormalL1Loss()(npred, normals).item() == pytest.approx(0.0)
+    logits = torch.zeros(1, 1, 2, 2)
+    labels = torch.tensor([[[[1, 0], [0, 255]]]])
+    log2 = torch.log(torch.tensor(2.0)).item()
+    # w=0.95: (0.95*log2 + 2*0.05*log2) / 3 valid pixels
+    assert BalancedBCELoss(pos_weight=0.95)(logits, labels).item() == \
+        pytest.approx((0.95 + 0.1) * log2 / 3)
+    # batch-balanced: w = 2/3 negatives
+    assert BalancedBCELoss()(logits, labels).item() == pytest.approx(
+        (2 / 3 + 2 / 3) * log2 / 3)
+    # no valid pixel: zero, finite, differentiable
+    cases = [
+        (DepthL1Loss(), torch.randn(1, 1, 3, 3), torch.zeros(1, 1, 3, 3)),
+        (NormalL1Loss(), torch.randn(1, 3, 3, 3), torch.zeros(1, 3, 3, 3)),
+        (BalancedBCELoss(), torch.randn(1, 1, 3, 3),
+         torch.full((1, 1, 3, 3), 255)),
+        (BalancedBCELoss(pos_weight=0.95), torch.randn(1, 1, 3, 3),
+         torch.full((1, 1, 3, 3), 255)),
+    ]
+    for loss_fn, p, gt in cases:
+        p.requires_grad_(True)
+        loss = loss_fn(p, gt)
+        loss.backward()
+        assert loss.item() == 0.0 and torch.isfinite(p.grad).all()
