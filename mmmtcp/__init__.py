@@ -43,8 +43,9 @@ def _check_versions() -> None:
 _check_versions()
 
 from . import datasets, engine, evaluation, models, visualization  # noqa: E402,F401,E501
+from .apis import inference_model, init_model  # noqa: E402
 from .utils import TASKS, get_task, register_safe_checkpoint_loader  # noqa: E402,E501
 
 register_safe_checkpoint_loader()
 
-__all__ = ['__version__', 'TASKS', 'get_task']
+__all__ = ['__version__', 'TASKS', 'get_task', 'init_model', 'inference_model']

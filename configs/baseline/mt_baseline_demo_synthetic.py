@@ -1,5 +1,6 @@
 # CPU demo counterpart of configs/mtcp/mtcp_demo_synthetic.py: the same tiny
-# backbone and task decoders, without CFM and SRM.
+# backbone and task decoders, without CFM and SRM, and the task losses simply
+# summed (no Loss Prioritization Scheme).
 _base_ = ['../mtcp/mtcp_demo_synthetic.py']
 model = dict(
     decode_head=dict(
@@ -14,3 +15,4 @@ model = dict(
         loss_decode=dict(
             edge=dict(type='BalancedBCELoss', pos_weight=0.95,
                       loss_weight=50.0))))
+custom_hooks = []

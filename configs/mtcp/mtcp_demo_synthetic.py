@@ -3,7 +3,8 @@
 # data/synthetic_scenes` first). 300 iterations, validation at the end.
 _base_ = [
     '../_base_/models/mtcp_resnet_tiny.py',
-    '../_base_/datasets/synthetic_scenes.py', '../_base_/default_runtime.py'
+    '../_base_/datasets/synthetic_scenes.py', '../_base_/default_runtime.py',
+    '../_base_/balancers/lps_nyud.py'
 ]
 model = dict(
     decode_head=dict(tasks={{_base_.tasks}}, num_classes=dict(semseg=40)))
@@ -41,4 +42,5 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
     checkpoint=dict(
         type='CheckpointHook', by_epoch=False, interval=300,
-        max_keep_ckpts=1))
+        max_keep_ckpts=1),
+    visualization=dict(type='MultiTaskVisualizationHook'))

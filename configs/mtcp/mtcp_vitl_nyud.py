@@ -1,9 +1,11 @@
 # MT-CP, ViT-L/16, NYUD-v2 (semseg, depth, normals, edge): 448x576 crops,
-# batch 2 per GPU, 40k iterations. Loss balancing (e.g. the Loss
-# Prioritization Scheme) is added through `custom_hooks`.
+# batch 2 per GPU, 40k iterations, tasks balanced by the Loss
+# Prioritization Scheme (spread 7.5). Switch the balancer by inheriting
+# another file of `_base_/balancers/` or setting `custom_hooks`.
 _base_ = [
     '../_base_/models/mtcp_vit.py', '../_base_/datasets/nyud_mt.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_40k.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_40k.py',
+    '../_base_/balancers/lps_nyud.py'
 ]
 crop_size = (448, 576)
 model = dict(

@@ -1,8 +1,10 @@
 # MT-CP, ViT-L/16, PASCAL-Context (semseg, human parts, saliency, normals,
-# edge): 512x512 crops, batch 2 per GPU, 40k iterations.
+# edge): 512x512 crops, batch 2 per GPU, 40k iterations, tasks balanced by
+# the Loss Prioritization Scheme (spread 1.6).
 _base_ = [
     '../_base_/models/mtcp_vit.py', '../_base_/datasets/pascal_context_mt.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_40k.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_40k.py',
+    '../_base_/balancers/lps_pascal.py'
 ]
 crop_size = (512, 512)
 model = dict(

@@ -45,7 +45,8 @@ def _model_cfg(path):
     'path', CONFIGS, ids=[osp.relpath(c, ROOT) for c in CONFIGS])
 def test_config_builds(path):
     if not any(d in path for d in ('/mtcp/', '/baseline/', '/single_task/',
-                                   '/mixed/', '/_base_/models/')):
+                                   '/mixed/', '/contrastive/',
+                                   '/_base_/models/')):
         pytest.skip('not a model config')
     model = MODELS.build(_model_cfg(path))
     assert type(model).__name__ == 'MultiTaskSegmentor'

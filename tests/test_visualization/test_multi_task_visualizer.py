@@ -67,6 +67,7 @@ def fill(sample: SegDataSample, maps: dict, gt=True, pred=True):
 
 
 def test_visualizer_writes_grid(tmp_path):
+    init_default_scope('mmseg')
     vis = VISUALIZERS.build(dict(type='MultiTaskLocalVisualizer',
                                  name='mt_vis_grid', title_height=16,
                                  bar_height=12, alpha=1.0))

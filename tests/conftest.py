@@ -1,0 +1,13 @@
+"""Shared test setup."""
+import pytest
+from mmengine.registry import init_default_scope
+
+import mmmtcp  # noqa: F401  (registers every mmmtcp module)
+
+
+@pytest.fixture(autouse=True)
+def mmseg_default_scope():
+    """Every test starts in the mmseg scope, as mmmtcp configs do, whatever
+    scope a Runner of an earlier test left behind."""
+    init_default_scope('mmseg')
+    yield
