@@ -19,6 +19,7 @@ import glob
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 import time
@@ -48,8 +49,28 @@ ROWS = [
 ]
 PRIMARY = {'semseg': 'mIoU', 'depth': 'rmse', 'normals': 'mean',
            'edge': 'odsF'}
-SHOWN = ('Iter(train)', 'Iter(val)', 'Saving checkpoint', 'Error',
-         'Traceback', 'error', 'resumed')
+ITER = re.compile(r'Iter\((train|val|test)\)\s*\[\s*(\d+)/(\d+)\]')
+ETA = re.compile(r'eta: (\S+)')
+LOSS = re.compile(r'\sloss: ([-\d.e]+)')
+PROBLEM = ('Traceback', 'Error:', 'Warning: ', 'NaN', 'nan_policy')
+
+
+def progress_line(line: str) -> Optional[str]:
+    """A short progress line for a log line worth showing, else None."""
+    match = ITER.search(line)
+    if match:
+        stage, done, total = match.groups()
+        text = f'{stage} {done:>4s}/{total}'
+        loss = LOSS.search(line)
+        if loss:
+            text += f'  loss {float(loss.group(1)):.3f}'
+        eta = ETA.search(line)
+        if eta:
+            text += f'  eta {eta.group(1)}'
+        return text
+    if any(key in line for key in PROBLEM):
+        return line.rstrip()
+    return None
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -91,8 +112,9 @@ def run(cmd: List[str], log_file: str, verbose: bool) -> None:
                                 text=True)
         for line in proc.stdout:
             log.write(line)
-            if verbose or any(key in line for key in SHOWN):
-                print('    ' + line.rstrip()[-150:], flush=True)
+            shown = line.rstrip() if verbose else progress_line(line)
+            if shown:
+                print('    ' + shown, flush=True)
         proc.wait()
     if proc.returncode != 0:
         raise RuntimeError(f'{" ".join(cmd)} failed with exit code '

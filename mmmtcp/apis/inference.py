@@ -96,13 +96,13 @@ def inference_model(
     imgs = list(img) if is_batch else [img]
     from_array = isinstance(imgs[0], np.ndarray)
     pipeline = _build_pipeline(model.cfg, from_array)
-    data = []
+    outputs = []
+    # One image per forward: users' images may differ in size.
     for item in imgs:
         if from_array:
-            results = dict(img=item)
+            data = pipeline(dict(img=item))
         else:
-            results = dict(img_path=str(item))
-        data.append(pipeline(results))
-    with torch.no_grad():
-        results = model.test_step(pseudo_collate(data))
-    return results if is_batch else results[0]
+            data = pipeline(dict(img_path=str(item)))
+        with torch.no_grad():
+            outputs += model.test_step(pseudo_collate([data]))
+    return outputs if is_batch else outputs[0]

@@ -18,8 +18,12 @@ class LoadMultiTaskAnnotations(BaseTransform):
     with the reader of its format, stores the map under the task's
     ``gt_key`` (see :data:`mmmtcp.utils.TASKS`) and appends that key to
     ``results['seg_fields']``. Use it after ``LoadImageFromFile``: every map
-    must have the image's size. When the sample carries
-    ``camera_intrinsics`` they are rescaled to the loaded image size.
+    must have the original image's size (``ori_shape``). A test pipeline may
+    resize the image *before* this transform; the maps then stay at the
+    original size, which is where predictions are evaluated (as mmseg's
+    test pipelines do with ``Resize`` before ``LoadAnnotations``). When the
+    sample carries ``camera_intrinsics`` they are rescaled to the original
+    image size.
 
     Required Keys: ``ann_info``, ``img`` (or ``ori_shape``), ``tasks``.
 
@@ -43,10 +47,15 @@ class LoadMultiTaskAnnotations(BaseTransform):
                            'results; use a multi-task data set')
         tasks = self.tasks if self.tasks is not None else results.get(
             'tasks', list(ann_info))
-        if 'img' in results:
+        # Maps are stored at the size of the original image, also when a
+        # test pipeline resized the image before loading them (the
+        # predictions are resized back to ``ori_shape``).
+        if results.get('ori_shape') is not None:
+            img_shape = results['ori_shape']
+        elif 'img' in results:
             img_shape = results['img'].shape[:2]
         else:
-            img_shape = results.get('ori_shape')
+            img_shape = None
         seg_fields = results.setdefault('seg_fields', [])
         for task in tasks:
             spec = get_task(task)
