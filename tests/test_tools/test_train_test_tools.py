@@ -45,6 +45,8 @@ default_hooks = dict(
 
 def _run(args, cwd):
     env = dict(os.environ, OMP_NUM_THREADS='2')
+    # the tools import this checkout's mmmtcp, whichever one is installed
+    env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
     proc = subprocess.run([sys.executable, *args],
                           cwd=cwd,
                           env=env,
