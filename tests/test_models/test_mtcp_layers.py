@@ -76,6 +76,32 @@ def test_cfm_residual_and_errors():
         CoherenceFusionModule(8, [])
 
 
+def test_cfm_attn_scale():
+    torch.manual_seed(0)
+    kwargs = dict(reduction=2, attn_downsample=2, impl='naive')
+    ref = CoherenceFusionModule(8, [8, 8], **kwargs).eval()
+    assert ref.attn_scale == 1.0  # the reference: no 1/sqrt(d) scale
+    scaled = CoherenceFusionModule(8, [8, 8], attn_scale='sqrt',
+                                   **kwargs).eval()
+    assert scaled.attn_scale == pytest.approx(16**-0.5)
+    scaled.load_state_dict(ref.state_dict())
+    x = torch.randn(2, 8, 6, 7)
+    others = [torch.randn(2, 8, 6, 7) for _ in range(2)]
+    assert not torch.allclose(ref(x, others), scaled(x, others))
+    # every implementation applies the same scale
+    naive = scaled(x, others)
+    for impl in ('sdpa', 'chunked'):
+        scaled.impl = impl
+        torch.testing.assert_close(scaled(x, others), naive)
+    q, k, v = torch.randn(1, 5, 3), torch.randn(1, 4, 3), torch.randn(1, 4, 2)
+    torch.testing.assert_close(
+        affinity_propagation(q, k, v, impl='sdpa', scale=0.3),
+        torch.softmax(0.3 * q @ k.transpose(1, 2), -1) @ v)
+    for bad in ('auto', 0.0, -1.0, float('inf')):
+        with pytest.raises(ValueError, match='attn_scale'):
+            CoherenceFusionModule(8, [8], attn_scale=bad)
+
+
 def test_srm_coarse_to_fine():
     srm = SpatialRefinementModule(8, [6, 10, 12], channels=5, reduction=2)
     x = torch.randn(2, 8, 16, 16)

@@ -12,8 +12,9 @@ together and task t's own features are spread along that structure:
    gated maps are concatenated and fused, ``F = ReLU(conv1x1(cat))``.
 3. Two attention-refined views of ``F``: ``K = ReLU(BN(CBAM_k(F)))`` and
    ``Q = ReLU(BN(CBAM_q(F)))``.
-4. Affinity ``A = softmax(K^T Q)`` over all positions (rows: receiving
-   positions, no ``1/sqrt(d)`` scale, as in the reference) and
+4. Affinity ``A = softmax(s K^T Q)`` over all positions (rows: receiving
+   positions; ``s = attn_scale``, 1 in the reference, i.e. no ``1/sqrt(d)``
+   scale) and
    ``Y = V A^T``, i.e. every position receives an affinity-weighted average
    of ``V``.
 5. Output ``BN(CBAM_o(Y))``, plus ``X_t`` when ``residual=True``.
@@ -23,7 +24,7 @@ The reference (``GAAF_module2``) materializes ``A``; here it is computed by
 ``'chunked'``), and the sending positions can be average-pooled by
 ``attn_downsample`` to cut the cost further.
 """
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -59,6 +60,15 @@ class CoherenceFusionModule(BaseModule):
         residual (bool): Add ``X_t`` to the output. The released reference
             module has this residual disabled. Defaults to False.
         reduction (int): CBAM channel reduction ratio. Defaults to 16.
+        attn_scale (float | str): Multiplier of the ``K^T Q`` dot products
+            before the softmax. ``1.0`` is the reference (no scale);
+            ``'sqrt'`` uses ``1/sqrt(fuse_channels)`` as in dot-product
+            attention. ``K`` and ``Q`` are ReLU(BN(.)) maps, so every dot
+            product is a sum of ``fuse_channels`` non-negative terms: without
+            the scale the logits have a spread of order ``sqrt(d)`` already
+            at initialization, the softmax is nearly one-hot (every position
+            copies one or two other positions) and its gradient vanishes.
+            Defaults to 1.0.
         norm_cfg (dict): Normalization layers. Defaults to BN.
         act_cfg (dict): Activation layers. Defaults to ReLU.
         init_cfg (dict | list[dict], optional): Initialization config.
@@ -76,6 +86,7 @@ class CoherenceFusionModule(BaseModule):
                  chunk_size: int = 4096,
                  residual: bool = False,
                  reduction: int = 16,
+                 attn_scale: Union[float, str] = 1.0,
                  norm_cfg: ConfigType = dict(type='BN'),
                  act_cfg: ConfigType = dict(type='ReLU'),
                  init_cfg: OptMultiConfig = None) -> None:
@@ -97,6 +108,17 @@ class CoherenceFusionModule(BaseModule):
         self.chunk_size = chunk_size
         self.attn_downsample = int(attn_downsample)
         self.residual = residual
+        if isinstance(attn_scale, str):
+            if attn_scale != 'sqrt':
+                raise ValueError('CoherenceFusionModule: `attn_scale` must be '
+                                 f"a positive number or 'sqrt', got "
+                                 f'{attn_scale!r}')
+            attn_scale = fuse_channels**-0.5
+        attn_scale = float(attn_scale)
+        if not attn_scale > 0 or attn_scale == float('inf'):
+            raise ValueError('CoherenceFusionModule: `attn_scale` must be a '
+                             f'positive finite number, got {attn_scale!r}')
+        self.attn_scale = attn_scale
 
         self.value_cbam = CBAM(channels, reduction, norm_cfg=norm_cfg)
         self.value_norm = build_norm_layer(norm_cfg, channels)[1]
@@ -152,7 +174,7 @@ class CoherenceFusionModule(BaseModule):
             value.flatten(2).transpose(1, 2),
             impl=self.impl,
             chunk_size=self.chunk_size,
-            scale=1.0)
+            scale=self.attn_scale)
         out = out.transpose(1, 2).reshape(b, c, h, w)
         out = self.out_norm(self.out_cbam(out))
         if self.residual:
