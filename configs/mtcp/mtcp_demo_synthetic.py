@@ -55,3 +55,18 @@ default_hooks = dict(
         type='CheckpointHook', by_epoch=False, interval=300,
         max_keep_ckpts=1),
     visualization=dict(type='MultiTaskVisualizationHook'))
+# LPS as in configs/_base_/balancers/lps_nyud.py, but with weights updated
+# every 100 iterations (two epochs of the 200-scene demo set instead of one
+# epoch of 50 iterations) and normalized to sum to the number of tasks: with
+# only 300 iterations, per-epoch updates of unnormalized weights made single
+# tasks' weights jump between 0 and ~5.
+custom_hooks = [
+    dict(
+        type='TaskBalanceHook',
+        balancer=dict(
+            type='LossPrioritization',
+            spread=7.5,
+            period=100,
+            log_scale=True,
+            normalize=True))
+]

@@ -285,6 +285,10 @@ class TaskBalanceHook(Hook):
             hook._skipped_since_step = False
             hook._good_since_step = False
 
+        # mmengine's parameter schedulers mark the step they count with
+        # `_with_counter`; keep the mark so they do not warn.
+        if getattr(orig_step, '_with_counter', False):
+            step._with_counter = True
         for name, fn in (('backward', backward), ('step', step)):
             self._patched.append((wrapper, name, wrapper.__dict__.get(name)))
             setattr(wrapper, name, fn)

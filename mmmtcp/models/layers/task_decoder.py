@@ -35,10 +35,17 @@ class TaskDecoder(BaseModule):
         align_corners (bool): ``align_corners`` of the upsampling.
         init_cfg (dict | list[dict], optional): Initialization config.
 
+        pyramid (str): Which per-scale features ``forward`` returns for the
+            trace-back: ``'fused'`` (default), the top-down (FPN) outputs,
+            where every scale already carries the coarser scales' context,
+            like the multi-scale outputs of the pixel decoder the reference
+            traces back over; or ``'lateral'``, the per-scale features before
+            the top-down fusion.
+
     Returns:
         tuple: ``forward`` returns ``(x_t, feats)``: ``x_t`` the fused map at
-        the finest scale and ``feats`` the per-scale task features (before
-        fusion), fine to coarse.
+        the finest scale and ``feats`` the per-scale task features (see
+        ``pyramid``), fine to coarse.
     """
 
     def __init__(self,
@@ -48,8 +55,13 @@ class TaskDecoder(BaseModule):
                  norm_cfg: ConfigType = dict(type='BN'),
                  act_cfg: ConfigType = dict(type='ReLU'),
                  align_corners: bool = False,
+                 pyramid: str = 'fused',
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if pyramid not in ('fused', 'lateral'):
+            raise ValueError("TaskDecoder: `pyramid` must be 'fused' or "
+                             f"'lateral', got {pyramid!r}")
+        self.pyramid = pyramid
         in_channels = list(in_channels)
         if not in_channels:
             raise ValueError('TaskDecoder: `in_channels` is empty')
@@ -77,10 +89,13 @@ class TaskDecoder(BaseModule):
                              f'feature maps, got {len(inputs)}')
         feats = [stage(x) for stage, x in zip(self.stages, inputs)]
         fused = feats[-1]
+        top_down = [fused]
         for feat in reversed(feats[:-1]):
             fused = feat + resize(
                 fused,
                 size=feat.shape[2:],
                 mode='bilinear',
                 align_corners=self.align_corners)
-        return self.fpn_conv(fused), feats
+            top_down.insert(0, fused)
+        pyramid = top_down if self.pyramid == 'fused' else feats
+        return self.fpn_conv(fused), pyramid

@@ -7,6 +7,7 @@ and optional training-only regularizers (e.g. the contrastive multi-task
 regularization of Yang, Ye, Xu, AAAI 2023) that read the head's per-task
 features.
 """
+import inspect
 import logging
 from typing import Dict, List, Optional, Tuple, Union
 
@@ -57,8 +58,11 @@ class MultiTaskSegmentor(BaseSegmentor):
     size (fields listed in :mod:`mmmtcp.utils.tasks`). The returned keys
     must contain ``'loss'`` to be optimized and must not collide with the
     task loss keys (a prefix such as ``loss_contrast_`` is recommended);
-    a collision raises an error. The regularizer's parameters (e.g.
-    projectors) belong to the model and are trained with it.
+    a collision raises an error. A regularizer whose constructor takes
+    ``tasks`` / ``in_channels`` gets the head's tasks and
+    ``decode_head.channels`` when its config leaves them out. The
+    regularizer's parameters (e.g. projectors) belong to the model and are
+    trained with it.
 
     Args:
         backbone (dict): Backbone config (any registered backbone, e.g.
@@ -106,6 +110,18 @@ class MultiTaskSegmentor(BaseSegmentor):
             regularizer = [regularizer]
         self.regularizers = nn.ModuleList()
         for cfg in regularizer:
+            # Regularizers that take the tasks and the feature width get
+            # them from the head unless the config sets them.
+            cfg = dict(cfg)
+            reg_cls = MODELS.get(cfg['type']) if isinstance(
+                cfg.get('type'), str) else cfg.get('type')
+            params = inspect.signature(reg_cls).parameters if inspect.isclass(
+                reg_cls) else {}
+            defaults = dict(
+                tasks=self.tasks, in_channels=self.decode_head.channels)
+            for key, value in defaults.items():
+                if key in params and cfg.get(key) is None:
+                    cfg[key] = value
             reg = MODELS.build(cfg)
             if not callable(getattr(reg, 'loss', None)):
                 raise TypeError(f'`model.regularizer` entry {cfg} builds '
