@@ -234,12 +234,33 @@ class CrossTaskContrastiveRegularizer(BaseModule):
         return values[:, 0][:, None] == values[:, 0][None, :]
 
     # ------------------------------------------------------------------
-    def _pair_loss(self, emb: Tensor, pos: Tensor) -> Optional[Tensor]:
-        """Loss of one image's sampled embeddings, None if undefined."""
+    def _unused_projectors_zero(self, used: str) -> Tensor:
+        """Zero that depends on every projector except ``used``."""
+        params = [
+            p for name, proj in self.projectors.items() if name != used
+            for p in proj.parameters()
+        ]
+        if not params:
+            return torch.zeros(())
+        return torch.stack([p.flatten()[0] for p in params]).sum() * 0.0
+
+    def _pair_loss(self, emb: Tensor, pos: Tensor,
+                   comparable: Tensor) -> Optional[Tensor]:
+        """Mean loss over the anchors that have a positive and a negative.
+
+        Args:
+            emb (Tensor): (N, E) unit embeddings of the sampled pixels.
+            pos (Tensor): (N, N) positives.
+            comparable (Tensor): (N, N) pairs that may be positives or
+                negatives at all (the same image).
+
+        Returns:
+            Tensor | None: The loss, None if no anchor qualifies.
+        """
         n = emb.shape[0]
         eye = torch.eye(n, dtype=torch.bool, device=emb.device)
         pos = pos & ~eye
-        neg = ~pos & ~eye
+        neg = comparable & ~pos & ~eye
         anchors = pos.any(1) & neg.any(1)
         if not bool(anchors.any()):
             return None
@@ -250,7 +271,8 @@ class CrossTaskContrastiveRegularizer(BaseModule):
             hardest_neg = dist.masked_fill(~neg, 3.0).min(1).values
             loss = F.relu(hardest_pos - hardest_neg + self.margin)
             return loss[anchors].mean()
-        logits = (sim / self.temperature).masked_fill(eye, float('-inf'))
+        logits = (sim / self.temperature).masked_fill(eye | ~comparable,
+                                                      float('-inf'))
         log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
         log_prob = log_prob.masked_fill(~pos, 0.0)
         mean_pos = log_prob.sum(1) / pos.sum(1).clamp(min=1)
@@ -281,40 +303,32 @@ class CrossTaskContrastiveRegularizer(BaseModule):
             feats = task_feats[target]
             b, c, h, w = feats.shape
             values, valid = self._source_labels(source, data_samples, (h, w))
-            picked_feats, picked_values, counts = [], [], []
+            picked_feats, picked_values, picked_ids = [], [], []
             for i in range(b):
                 idx = valid[i].flatten().nonzero()[:, 0].cpu()
                 if idx.numel() < self.min_valid:
-                    counts.append(0)
                     continue
                 choice = torch.randperm(idx.numel(), generator=gen)
                 idx = idx[choice[:self.num_samples]].to(feats.device)
                 picked_feats.append(feats[i].flatten(1)[:, idx])
                 picked_values.append(values[i].flatten(1)[:, idx].t())
-                counts.append(idx.numel())
-            # Any parameter-free zero keeps the graph connected for DDP.
+                picked_ids.append(idx.new_full((idx.numel(), ), i))
+            # A parameter-free zero keeps the graph connected for DDP.
             total = feats.sum() * 0.0
             if picked_feats:
+                name = f'{target}_to_{source}'
                 sampled = torch.cat(picked_feats, dim=1)[None, :, :, None]
-                emb = self.projectors[f'{target}_to_{source}'](sampled)
+                emb = self.projectors[name](sampled)
                 emb = F.normalize(emb[0, :, :, 0].t(), dim=1)
-                # all projectors take part in the graph every iteration
-                for name, proj in self.projectors.items():
-                    if name != f'{target}_to_{source}':
-                        total = total + sum(
-                            p.sum() for p in proj.parameters()) * 0.0
-                start, terms = 0, []
-                vals = iter(picked_values)
-                for n in counts:
-                    if n == 0:
-                        continue
-                    term = self._pair_loss(emb[start:start + n],
-                                           self.positive_mask(
-                                               source, next(vals)))
-                    start += n
-                    if term is not None:
-                        terms.append(term)
-                if terms:
-                    total = total + torch.stack(terms).mean()
+                # Every projector takes part in the graph every iteration,
+                # so DDP needs no `find_unused_parameters`.
+                total = total + self._unused_projectors_zero(name)
+                # Pairs are formed within each image only.
+                ids = torch.cat(picked_ids)
+                same_image = ids[:, None] == ids[None, :]
+                pos = self.positive_mask(source, torch.cat(picked_values))
+                term = self._pair_loss(emb, pos & same_image, same_image)
+                if term is not None:
+                    total = total + term
             losses[f'loss_contrast_{target}'] = total * self.loss_weight
         return losses
