@@ -7,12 +7,12 @@ Example::
 """
 import argparse
 import os
-import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmmtcp  # noqa: F401  (registers mmmtcp modules, checks versions)
+from mmmtcp.utils.config import load_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -75,16 +75,8 @@ def trigger_visualization_hook(cfg: Config,
 
 def build_config(args: argparse.Namespace) -> Config:
     """Load the config file and apply the command-line overrides."""
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args.config, args.cfg_options, args.launcher,
+                      args.work_dir)
 
     cfg.load_from = args.checkpoint
     cfg.resume = False
