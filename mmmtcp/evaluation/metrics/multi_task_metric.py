@@ -7,10 +7,13 @@ Predictions Through Multi-Task Coherence and Prioritization", Fontana et al.,
 WACV 2025), the multi-task gain delta_m (Maninis et al., CVPR 2019;
 Vandenhende et al., TPAMI 2021) and mmmtcp's cross-task coherence measures.
 """
+import logging
 import os.path as osp
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
+from mmengine.dist import (all_gather_object, broadcast_object_list,
+                           get_world_size, is_main_process)
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
@@ -51,10 +54,10 @@ class MultiTaskMetric(BaseMetric):
 
     All metrics are computed over the whole data set from summed per-image
     statistics (confusion matrices, error sums, histograms, per-threshold
-    counts), never by averaging per-image scores: ``process`` stores one
-    small fixed-size stats dict per image and ``compute_metrics`` sums them,
-    which is also correct under distributed evaluation (mmengine gathers the
-    per-image results of all ranks and drops the sampler's padding).
+    counts), never by averaging per-image scores: ``process`` folds each
+    image's fixed-size stats into running sums, so memory does not grow with
+    the number of images, and ``evaluate`` adds the sums of all ranks,
+    dropping the distributed sampler's padding duplicates.
 
     Returned keys (percent for mIoU / accuracies / F / within; metres for
     depth; degrees for angles):
@@ -269,9 +272,76 @@ class MultiTaskMetric(BaseMetric):
                 stats[task] = self._task_stats(task, pred, gt)
             if self.coherence:
                 stats.update(self._coherence_stats(maps))
-            self.results.append(stats)
+            self._accumulate(stats)
             if self.output_dir:
                 self._write(sample, maps)
+
+    @staticmethod
+    def _add(total: Dict[str, dict], stats: Dict[str, dict]) -> Dict[str, dict]:
+        """Sum two ``{group: stats}`` dicts group by group."""
+        out = dict(total)
+        for key, value in stats.items():
+            out[key] = sum_stats([out[key], value]) if key in out else \
+                sum_stats([value])
+        return out
+
+    def _accumulate(self, stats: Dict[str, dict]) -> None:
+        """Fold an image's stats into this rank's running sums.
+
+        ``self.results`` holds ``[sum of all earlier images, stats of the
+        last image, number of images]``: memory stays that of one set of
+        accumulators whatever the data set size. The last image is kept
+        apart because it may be a padding duplicate of the distributed
+        sampler, which :meth:`evaluate` drops.
+        """
+        if not self.results:
+            self.results.extend([{}, None, 0])
+        acc, last, count = self.results
+        if last is not None:
+            acc = self._add(acc, last)
+        self.results[:] = [acc, stats, count + 1]
+
+    def evaluate(self, size: int) -> dict:
+        """Reduce the running sums of all ranks and compute the metrics.
+
+        mmengine's samplers deal samples round-robin (rank ``r`` gets global
+        positions ``r, r + W, r + 2W, ...``) and pad the end with repeated
+        samples so every rank has as many; so only a rank's last image can
+        be padding, and it is counted iff its global position is below
+        ``size``, exactly as ``collect_results`` would keep it.
+
+        Args:
+            size (int): Length of the data set.
+
+        Returns:
+            dict: The metrics (prefixed when ``prefix`` is set).
+        """
+        part = list(self.results)
+        parts = all_gather_object(part) if get_world_size() > 1 else [part]
+        world = len(parts)
+        total: Dict[str, dict] = {}
+        for rank, p in enumerate(parts):
+            if not p:
+                continue
+            acc, last, count = p
+            total = self._add(total, acc)
+            if last is not None and (count - 1) * world + rank < size:
+                total = self._add(total, last)
+        if not total:
+            print_log(
+                'MultiTaskMetric got no samples; check that `process` '
+                'receives the predictions', logger='current',
+                level=logging.WARNING)
+        if is_main_process():
+            metrics = self.compute_metrics([total] if total else [])
+            if self.prefix:
+                metrics = {f'{self.prefix}/{k}': v for k, v in metrics.items()}
+            out = [metrics]
+        else:
+            out = [None]
+        broadcast_object_list(out)
+        self.results.clear()
+        return out[0]
 
     def _task_stats(self, task: str, pred: np.ndarray,
                     gt: np.ndarray) -> dict:
@@ -339,7 +409,8 @@ class MultiTaskMetric(BaseMetric):
         """Sum the per-image stats and compute the data-set metrics.
 
         Args:
-            results (list[dict]): Per-image stats from all ranks.
+            results (list[dict]): Stats dicts to sum (per image, or the
+                running sums that :meth:`evaluate` reduced over ranks).
 
         Returns:
             dict[str, float]: Metric values keyed as documented above.
