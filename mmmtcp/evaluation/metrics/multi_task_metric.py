@@ -19,6 +19,7 @@ from mmengine.logging import print_log
 
 from mmseg.registry import METRICS
 from mmmtcp.utils import IGNORE_INDEX, check_tasks, get_task
+from mmmtcp.utils.geometry import NORMAL_AXES
 from ..functional import (depth_stats, edge_seg_stats, edge_stats,
                           f_measure, label_stats, normal_depth_stats,
                           normal_stats, pr_from_counts, saliency_stats,
@@ -45,7 +46,6 @@ LOWER_IS_BETTER = {('depth', 'rmse'), ('depth', 'abs_rel'),
                    ('depth', 'log_rmse'), ('normals', 'mean'),
                    ('normals', 'median'), ('normals', 'rmse')}
 _CLASS_KEYS = {'semseg': 'classes', 'human_parts': 'human_parts_classes'}
-DEFAULT_NORMAL_AXES = ('right', 'up', 'toward_camera')
 
 
 @METRICS.register_module()
@@ -371,7 +371,7 @@ class MultiTaskMetric(BaseMetric):
                     'MultiTaskMetric(coherence=True) needs '
                     "dataset_meta['camera_intrinsics'] to relate depth and "
                     'normals; the dataset metainfo does not provide it')
-            axes = meta.get('normal_axes', DEFAULT_NORMAL_AXES)
+            axes = meta.get('normal_axes', NORMAL_AXES)
             (pd, gd), (pn, gn) = maps['depth'], maps['normals']
             gt_valid = np.any(gn != 0, axis=-1)
             cam = scaled_intrinsics(meta['camera_intrinsics'], pd.shape)
