@@ -1,0 +1,47 @@
+"""Command-line overrides of tools/train.py and tools/test.py."""
+import importlib.util
+import os.path as osp
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEMO = osp.join(ROOT, 'configs', 'mtcp', 'mtcp_demo_synthetic.py')
+
+
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(
+        f'tool_{name}', osp.join(ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_options():
+    train = _tool('train')
+    cfg = train.build_config(
+        train.parse_args([DEMO, '--amp', '--resume', '--cfg-options',
+                          'train_cfg.max_iters=7']))
+    assert cfg.work_dir == osp.join('./work_dirs', 'mtcp_demo_synthetic')
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.resume is True and cfg.load_from is None
+    assert cfg.train_cfg.max_iters == 7
+    cfg = train.build_config(
+        train.parse_args([DEMO, '--resume', 'x.pth', '--work-dir', 'w']))
+    assert cfg.load_from == 'x.pth' and cfg.work_dir == 'w'
+
+
+def test_test_options(tmp_path):
+    test = _tool('test')
+    cfg = test.build_config(
+        test.parse_args([DEMO, 'c.pth', '--show-dir', 'vis', '--out', 'o']))
+    assert cfg.load_from == 'c.pth' and cfg.resume is False
+    assert cfg.default_hooks.visualization.draw is True
+    assert cfg.visualizer.save_dir == 'vis'
+    assert cfg.test_evaluator.output_dir == 'o'
+
+    no_hook = tmp_path / 'no_hook.py'
+    no_hook.write_text(f'_base_ = [{DEMO!r}]\n'
+                       'default_hooks = dict(_delete_=True)\n')
+    with pytest.raises(RuntimeError, match='default_hooks.visualization'):
+        test.build_config(
+            test.parse_args([str(no_hook), 'c.pth', '--show-dir', 'vis']))
