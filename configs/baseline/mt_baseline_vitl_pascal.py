@@ -1,14 +1,14 @@
 # Plain multi-task baseline, ViT-L/16, PASCAL-Context, same recipe as
-# configs/mtcp/mtcp_vitl_pascal.py.
+# configs/mtcp/mtcp_vitl_pascal.py (the MT-CP reference's).
 _base_ = [
     '../_base_/models/mt_baseline_vit.py',
-    '../_base_/datasets/pascal_context_mt.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_40k.py'
+    '../_base_/datasets/pascal_context_mt_512x512.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_100e.py'
 ]
-crop_size = (512, 512)
+img_size = (512, 512)
 model = dict(
-    data_preprocessor=dict(size=crop_size),
-    backbone=dict(img_size=crop_size),
+    data_preprocessor=dict(size=img_size),
+    backbone=dict(img_size=img_size),
     decode_head=dict(
         tasks={{_base_.tasks}},
         num_classes=dict(semseg=21, human_parts=7),
@@ -25,3 +25,4 @@ model = dict(
             normals=dict(type='NormalL1Loss', loss_weight=1.0),
             edge=dict(
                 type='BalancedBCELoss', pos_weight=0.95, loss_weight=50.0))))
+log_processor = dict(by_epoch=True)

@@ -180,3 +180,91 @@ def test_pack_and_preprocessor(nyud_root):
     out = pre(dict(inputs=[item['inputs']],
                    data_samples=[item['data_samples']]), training=False)
     assert out['inputs'].shape[0] == 1
+
+
+def _square_results(size=9):
+    rng = np.random.RandomState(0)
+    normals = rng.randn(size, size, 3).astype(np.float32)
+    normals /= np.linalg.norm(normals, axis=-1, keepdims=True)
+    normals[0, 0] = 0  # an invalid pixel
+    depth = rng.uniform(1, 5, (size, size)).astype(np.float32)
+    depth[1, 2] = 0
+    return dict(
+        img=rng.randint(0, 255, (size, size, 3)).astype(np.uint8),
+        gt_seg_map=rng.randint(0, 40, (size, size)).astype(np.uint8),
+        gt_edge_map=(rng.rand(size, size) > 0.7).astype(np.uint8),
+        gt_depth_map=depth,
+        gt_normal_map=normals,
+        seg_fields=['gt_seg_map', 'gt_edge_map', 'gt_depth_map',
+                    'gt_normal_map'],
+        camera_intrinsics=dict(fx=10., fy=10., cx=4., cy=4., width=size,
+                               height=size))
+
+
+def test_scale_rotate_quarter_turn_rotates_maps_and_normals():
+    r = _square_results()
+    ref = copy.deepcopy(r)
+    t = TRANSFORMS.build(dict(type='MultiTaskRandomScaleRotate',
+                              scales=[1.0], rotations=[90.0]))
+    out = t(r)
+    assert out['scale_rotate'] == (1.0, 90.0)
+    # counter-clockwise quarter turn of a square about its centre
+    np.testing.assert_array_equal(out['img'], np.rot90(ref['img']))
+    for key in ('gt_seg_map', 'gt_edge_map'):
+        np.testing.assert_array_equal(out[key], np.rot90(ref[key]))
+    np.testing.assert_allclose(out['gt_depth_map'],
+                               np.rot90(ref['gt_depth_map']), atol=1e-5)
+    # a surface facing right now faces up: (x, y) -> (-y, x)
+    n = np.rot90(ref['gt_normal_map']).copy()
+    expected = np.stack([-n[..., 1], n[..., 0], n[..., 2]], axis=-1)
+    expected[expected == 0] = 0
+    np.testing.assert_allclose(out['gt_normal_map'], expected, atol=1e-5)
+    assert not out['gt_normal_map'][-1, 0].any()  # invalid stays invalid
+    intr = out['camera_intrinsics']
+    assert (intr['cx'], intr['cy'], intr['fx']) == pytest.approx(
+        (4., 4., 10.))
+
+
+@pytest.mark.parametrize('mode', ['keep', 'divide'])
+def test_scale_rotate_zoom_fills_and_depth(mode):
+    r = _square_results(size=33)
+    ref = copy.deepcopy(r)
+    t = TRANSFORMS.build(dict(type='MultiTaskRandomScaleRotate',
+                              scales=[2.0], rotations=[0.0],
+                              depth_scale_mode=mode))
+    out = t(r)
+    # zoom by 2 about the centre: the centre pixel stays, pixel (16+2k)
+    # of the output reads pixel (16+k) of the input
+    np.testing.assert_array_equal(out['gt_seg_map'][16, 18],
+                                  ref['gt_seg_map'][16, 17])
+    d = ref['gt_depth_map'][16, 17] / (2.0 if mode == 'divide' else 1.0)
+    assert out['gt_depth_map'][16, 18] == pytest.approx(d, rel=1e-5)
+    assert out.get('depth_scale', 1.0) == (2.0 if mode == 'divide' else 1.0)
+    assert out['camera_intrinsics']['fx'] == pytest.approx(20.)
+    # shrinking leaves a border: ignored labels, invalid depth and normals
+    r = _square_results(size=33)
+    out = TRANSFORMS.build(dict(type='MultiTaskRandomScaleRotate',
+                                scales=[0.5], rotations=[0.0]))(r)
+    assert out['gt_seg_map'][0, 0] == 255 and out['gt_edge_map'][0, 0] == 255
+    assert out['gt_depth_map'][0, 0] == 0
+    assert not out['gt_normal_map'][0, 0].any()
+    norms = np.linalg.norm(out['gt_normal_map'], axis=-1)
+    assert np.allclose(norms[norms > 0], 1.0, atol=1e-5)
+
+
+def test_scale_rotate_sampling_and_errors():
+    t = TRANSFORMS.build(dict(type='MultiTaskRandomScaleRotate',
+                              scales=(0.75, 1.25), rotations=(-20., 20.)))
+    np.random.seed(0)
+    for _ in range(20):
+        s, a = t(_square_results())['scale_rotate']
+        assert 0.75 <= s <= 1.25 and -20 <= a <= 20
+    t = TRANSFORMS.build(dict(type='MultiTaskRandomScaleRotate',
+                              scales=[1.0, 1.2, 1.5]))
+    seen = {t(_square_results())['scale_rotate'][0] for _ in range(40)}
+    assert seen == {1.0, 1.2, 1.5}
+    for bad in (dict(scales=[0.0]), dict(scales=(2.0, 1.0)),
+                dict(rotations=[]), dict(prob=2.0),
+                dict(depth_scale_mode='x')):
+        with pytest.raises(ValueError, match='MultiTaskRandomScaleRotate'):
+            TRANSFORMS.build(dict(type='MultiTaskRandomScaleRotate', **bad))

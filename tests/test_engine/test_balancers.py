@@ -45,6 +45,34 @@ def test_lps_formulas_raw_losses():
     assert lps.period_means == [[3.0, 2.0], [2.0, 2.0], [1.0, 2.0]]
 
 
+def test_lps_geometric_spread():
+    trace = [[2.0, 1.0], [4.0, 3.0],  # means 3, 2
+             [1.0, 2.0], [1.0, 2.0]]  # means 1, 2: task a far ahead
+    linear = LossPrioritization(spread=7.5, period=2, log_scale=False)
+    geo = LossPrioritization(spread=7.5, period=2, log_scale=False,
+                             spread_mode='geometric')
+    for lps in (linear, geo):
+        lps.init_tasks(['a', 'b'])
+    lin_w, geo_w = feed(linear, trace)[-1], feed(geo, trace)[-1]
+    r = [(1 / 3) / (3 / 5), (2 / 2) / (3 / 5)]
+    mean = sum(r) / 2
+    # the linear spread switches task a off, the geometric one keeps it
+    assert lin_w == pytest.approx([0.0, mean + 7.5 * (r[1] - mean)])
+    assert geo_w == pytest.approx([mean * (x / mean)**7.5 for x in r])
+    assert 0 < geo_w[0] < geo_w[1]
+    # equal to first order for small deviations
+    lin = LossPrioritization(spread=7.5, period=1, log_scale=False)
+    geo = LossPrioritization(spread=7.5, period=1, log_scale=False,
+                             spread_mode='geometric')
+    small = [[1.0, 1.0], [0.999, 1.001]]
+    for lps in (lin, geo):
+        lps.init_tasks(['a', 'b'])
+    assert feed(lin, small)[-1] == pytest.approx(feed(geo, small)[-1],
+                                                 rel=1e-3)
+    with pytest.raises(ValueError, match='spread_mode'):
+        LossPrioritization(spread_mode='exp')
+
+
 def test_lps_clamp_normalize_and_projection():
     lps = LossPrioritization(spread=4.0, period=1, log_scale=False,
                              normalize=True)

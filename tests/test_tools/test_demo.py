@@ -1,5 +1,5 @@
 """A short run of the end-to-end demo (the README's main command, with
-fewer scenes and iterations)."""
+fewer scenes, iterations and seeds)."""
 import importlib.util
 import json
 import os.path as osp
@@ -13,24 +13,26 @@ def test_demo_end_to_end(tmp_path, capsys):
     demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(demo)
     work_dir = tmp_path / 'demo'
-    results = demo.main([
+    out = demo.main([
         '--work-dir',
         str(work_dir), '--data-root',
         str(tmp_path / 'scenes'), '--num-train', '4', '--num-val', '2',
-        '--iters', '2', '--batch-size', '2', '--workers', '0'
+        '--iters', '2', '--batch-size', '2', '--seeds', '0', '1',
+        '--jobs', '2'
     ])
-    out = capsys.readouterr().out
-    assert set(results) == {'MT-CP', 'baseline'}
-    for metrics in results.values():
+    text = capsys.readouterr().out
+    assert set(out['summary']) == {'baseline', 'MT-CP-no-LPS', 'MT-CP'}
+    for metrics in out['summary'].values():
         for key in ('semseg.mIoU', 'depth.rmse', 'normals.mean', 'edge.odsF',
-                    'coherence.normal_depth_angle', 'coherence.edge_seg_F'):
-            assert key in metrics
-    assert 'delta_m' in results['MT-CP']
-    assert 'delta_m vs baseline' in out and 'train    2/2' in out
-    with open(work_dir / 'results.json') as f:
-        assert json.load(f).keys() == results.keys()
-    assert (work_dir / 'results.md').read_text().startswith('| metric')
-    for name in ('MT-CP', 'baseline'):
-        pictures = list((work_dir / name / 'pictures').rglob('*.png'))
-        assert len(pictures) == 2
-        assert list((work_dir / name / 'predictions').rglob('*.npy'))
+                    'coherence.normal_depth_angle', 'coherence.edge_seg_F',
+                    'train_time'):
+            assert metrics[key]['n'] == 2
+    assert out['paired_delta_m']['MT-CP']['n'] == 2
+    assert 'delta_m (%) ↑ vs baseline' in text
+    assert 'MT-CP: delta_m' in text and 'MT-CP vs baseline: delta_m' in text
+    assert 'normals vs depth (deg)' in text and 'ground truth' in text
+    assert 'MT-CP seed 1: train    2/2' in text
+    data = json.loads((work_dir / 'results.json').read_text())
+    assert set(data['runs']) == set(out['summary'])
+    assert (work_dir / 'results.md').read_text().startswith('Seeds [0, 1]')
+    assert (work_dir / 'results.png').is_file()

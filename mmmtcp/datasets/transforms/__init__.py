@@ -5,9 +5,10 @@ from .loading import LoadMultiTaskAnnotations
 from .pad import MultiTaskPad
 from .random_resize import MultiTaskRandomResize
 from .resize import MultiTaskResize
+from .scale_rotate import MultiTaskRandomScaleRotate
 
 __all__ = [
     'LoadMultiTaskAnnotations', 'MultiTaskRandomFlip', 'MultiTaskResize',
     'MultiTaskRandomResize', 'MultiTaskRandomCrop', 'MultiTaskPad',
-    'PackMultiTaskInputs'
+    'PackMultiTaskInputs', 'MultiTaskRandomScaleRotate'
 ]

@@ -58,6 +58,17 @@ class LossPrioritization(PeriodicTaskBalancer):
             Defaults to 0.0.
         normalize (bool): Rescale the weights to sum to the number of tasks
             after every update. The paper does not. Defaults to False.
+        spread_mode (str): How the spread acts on the ratios.
+            ``'linear'`` (the paper and reference code):
+            ``w_t = mean(r) + s * (r_t - mean(r))``, clamped at
+            ``min_weight``; a task whose ratio lies more than
+            ``mean(r) / s`` below the mean (13% for ``s = 7.5``) gets weight
+            0 for a whole period. ``'geometric'``:
+            ``w_t = mean(r) * (r_t / mean(r)) ** s``, equal to the linear
+            form to first order in ``r_t - mean(r)`` (the regime of the
+            reference's small per-epoch changes) but always positive, so a
+            task that improves fast is down-weighted, never switched off.
+            Defaults to ``'linear'``.
     """
 
     def __init__(self,
@@ -66,8 +77,13 @@ class LossPrioritization(PeriodicTaskBalancer):
                  log_scale: bool = True,
                  eps: float = 1e-6,
                  min_weight: float = 0.0,
-                 normalize: bool = False) -> None:
+                 normalize: bool = False,
+                 spread_mode: str = 'linear') -> None:
         super().__init__(period=period)
+        if spread_mode not in ('linear', 'geometric'):
+            raise ValueError("LossPrioritization: `spread_mode` must be "
+                             f"'linear' or 'geometric', got {spread_mode!r}")
+        self.spread_mode = spread_mode
         if not math.isfinite(spread) or spread < 0:
             raise ValueError(f'LossPrioritization: `spread` must be a finite '
                              f'non-negative number, got {spread!r}')
@@ -97,7 +113,10 @@ class LossPrioritization(PeriodicTaskBalancer):
             prev = torch.tensor(self.period_means[-2], dtype=torch.float64)
             ratios = (means / prev) / (total / prev.sum())
             mean_ratio = ratios.mean()
-            weights = mean_ratio + self.spread * (ratios - mean_ratio)
+            if self.spread_mode == 'linear':
+                weights = mean_ratio + self.spread * (ratios - mean_ratio)
+            else:
+                weights = mean_ratio * (ratios / mean_ratio)**self.spread
         if not bool(torch.isfinite(weights).all()):
             return weights
         weights = weights.clamp(min=self.min_weight)

@@ -83,6 +83,19 @@ class TaskBalanceHook(Hook):
             loss entries added with weight 1 and not balanced. Defaults to
             the contrastive regularization, ``r'(^|\\.)loss_contrast'``;
             ``None`` balances every entry.
+        side_losses (str): Where the side (deep-supervision) losses of a
+            task, the entries matching ``side_keys``, go. ``'outside'``
+            (default, the reference training loop): they are added raw to
+            the total, outside the balancer's projection (e.g. the log of
+            LPS) and task weight, and do not enter its statistics (the head
+            has already multiplied them by its ``side_loss_weight``).
+            ``'inside'``: they are summed into their task's loss before the
+            projection and weighting, and count in its statistics.
+        side_keys (str | list[str]): Regular expression(s) of the side loss
+            entries. Defaults to ``r'_aux\d*$'`` (``loss_<task>_aux<i>``,
+            the entries of :class:`MultiTaskSegmentor`); mmseg's
+            ``aux.loss_ce`` of an auxiliary head does not match and stays a
+            task of its own.
         nan_policy (str): ``'skip'`` or ``'stop'``, see module docstring.
             Defaults to ``'skip'``.
         restore_buffers (bool): With ``nan_policy='skip'``, restore the
@@ -99,6 +112,8 @@ class TaskBalanceHook(Hook):
                  task_keys: Optional[Dict[str, Union[str, List[str]]]] = None,
                  fixed_keys: Optional[Union[str, List[str]]] = (
                      r'(^|\.)loss_contrast'),
+                 side_losses: str = 'outside',
+                 side_keys: Union[str, List[str]] = r'_aux\d*$',
                  nan_policy: str = 'skip',
                  restore_buffers: bool = True,
                  ckpt_key: str = 'task_balancer') -> None:
@@ -112,7 +127,19 @@ class TaskBalanceHook(Hook):
         if nan_policy not in ('skip', 'stop'):
             raise ValueError("TaskBalanceHook: `nan_policy` must be 'skip' or "
                              f"'stop', got {nan_policy!r}")
+        if side_losses not in ('outside', 'inside'):
+            raise ValueError("TaskBalanceHook: `side_losses` must be "
+                             f"'outside' or 'inside', got {side_losses!r}")
         self.balancer = balancer
+        self.side_losses = side_losses
+        if side_losses == 'outside':
+            # Raw and unweighted: exactly the treatment of `fixed_keys`.
+            fixed = [] if fixed_keys is None else (
+                [fixed_keys] if isinstance(fixed_keys, str) else
+                list(fixed_keys))
+            side = [side_keys] if isinstance(side_keys, str) else list(
+                side_keys)
+            fixed_keys = fixed + side
         self.grouper = LossGrouper(task_keys, fixed_keys)
         self.nan_policy = nan_policy
         self.restore_buffers = restore_buffers and nan_policy == 'skip'

@@ -8,9 +8,27 @@ Per task: a :class:`TaskDecoder` (task features at every scale, fused into
 affinity the other tasks' features define, a :class:`SpatialRefinementModule`
 that walks back up the task's own pyramid (1/16 -> 1/8 -> 1/4) with side
 outputs on the coarse steps, and an output layer on the finest step.
+
+How the final prediction is formed (``refine``):
+
+- ``'gated'`` (default): the trace-back *refines* the task decoder's own
+  prediction. The output layer reads ``X_t + g_t * R_t``, where ``R_t`` is
+  the trace-back's finest prediction feature and ``g_t`` a learnable
+  per-channel gate initialized at 0, so training starts from the direct
+  decoder prediction (the plain multi-task baseline) and the cross-task
+  branch is added as far as it helps. This is the paper's description
+  (the trace-back refines an initial prediction, Figures 2 and 4).
+- ``'reference'``: the wiring of the released code (``MultiTaskModel_NYUD``
+  with ``TraceBack``/``GAAF_module2``): the output layer reads ``R_t`` only.
+  ``X_t`` reaches the output only through the CFM (no residual) and the
+  trace-back's first step, which shrinks it to the coarsest scale, so the
+  decoder's fine map never reaches the prediction at 1/4 directly.
+
+SEEDED_STUDY_PLACEHOLDER
 """
 from typing import Dict, Optional, Sequence
 
+import torch
 import torch.nn as nn
 from torch import Tensor
 
@@ -33,7 +51,15 @@ class MTCPHead(BaseMultiTaskHead):
             (``reduction``). Defaults to ``dict()``.
         trace_levels (int): Decoder scales the SRM walks back over, starting
             from the finest (3: 1/4, 1/8, 1/16 for a 1/4..1/32 pyramid). The
-            ``trace_levels - 1`` coarse steps get side outputs. Defaults to 3.
+            ``trace_levels - 1`` coarse steps get side outputs. ``0`` drops
+            the SRM (the CFM output is the refinement feature; an ablation).
+            Defaults to 3.
+        refine (str): How the final prediction is formed: ``'gated'``
+            (decoder map plus the gated trace-back branch) or
+            ``'reference'`` (trace-back only, as the released code). See the
+            module docstring. Defaults to ``'gated'``.
+        gate_init (float): Initial value of the per-channel gates of
+            ``refine='gated'``. Defaults to 0.
         **kwargs: Arguments of :class:`BaseMultiTaskHead` (``tasks``,
             ``in_channels``, ``channels``, ``num_classes``, ``in_index``,
             ``decoder``, ``loss_decode``, ``side_loss_weight``, ``norm_cfg``,
@@ -45,15 +71,23 @@ class MTCPHead(BaseMultiTaskHead):
         predictions are ordered coarse to fine.
     """
 
+    REFINE_MODES = ('gated', 'reference')
+
     def __init__(self,
                  cfm: ConfigType = dict(),
                  srm: ConfigType = dict(),
                  trace_levels: int = 3,
+                 refine: str = 'gated',
+                 gate_init: float = 0.0,
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        if not 1 <= trace_levels <= len(self.in_channels):
+        if refine not in self.REFINE_MODES:
+            raise ValueError(f'`decode_head.refine` must be one of '
+                             f'{self.REFINE_MODES}, got {refine!r}')
+        self.refine = refine
+        if not 0 <= trace_levels <= len(self.in_channels):
             raise ValueError(
-                f'`decode_head.trace_levels` must be in [1, '
+                f'`decode_head.trace_levels` must be in [0, '
                 f'{len(self.in_channels)}] (the number of input levels), got '
                 f'{trace_levels}')
         self.trace_levels = trace_levels
@@ -67,19 +101,31 @@ class MTCPHead(BaseMultiTaskHead):
             })
         else:
             self.cfms = None
-        self.srms = nn.ModuleDict({
-            task: SpatialRefinementModule(
-                c, [c] * trace_levels, c, align_corners=self.align_corners,
-                **common, **srm)
-            for task in self.tasks
-        })
+        if trace_levels > 0:
+            self.srms = nn.ModuleDict({
+                task: SpatialRefinementModule(
+                    c, [c] * trace_levels, c,
+                    align_corners=self.align_corners, **common, **srm)
+                for task in self.tasks
+            })
+        else:
+            self.srms = None
         self.side_outputs = nn.ModuleDict({
             task: nn.ModuleList([
                 self._build_output(c, self.out_channels[task])
-                for _ in range(trace_levels - 1)
+                for _ in range(max(trace_levels - 1, 0))
             ])
             for task in self.tasks
         })
+        if refine == 'gated':
+            # One gate per channel of the refinement feature; a zero start
+            # makes the initial prediction exactly the decoder's own.
+            self.gates = nn.ParameterDict({
+                task: nn.Parameter(torch.full((c, ), float(gate_init)))
+                for task in self.tasks
+            })
+        else:
+            self.gates = None
 
     def forward(self,
                 inputs: Sequence[Tensor],
@@ -101,9 +147,16 @@ class MTCPHead(BaseMultiTaskHead):
             if self.cfms is not None:
                 others = [feats[s] for s in self.tasks if s != task]
                 x = self.cfms[task](x, others)
-            pyramid = decoded[task][1][:self.trace_levels]
-            refined = self.srms[task](x, pyramid, return_all=with_side)
-            preds[task] = self.outputs[task](refined[-1])
+            if self.srms is not None:
+                pyramid = decoded[task][1][:self.trace_levels]
+                refined = self.srms[task](x, pyramid, return_all=with_side)
+            else:
+                refined = [x]
+            final = refined[-1]
+            if self.gates is not None:
+                gate = self.gates[task].view(1, -1, 1, 1)
+                final = feats[task] + gate * final
+            preds[task] = self.outputs[task](final)
             if with_side:
                 side_preds[task] = [
                     head(r)

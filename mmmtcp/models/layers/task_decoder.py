@@ -33,14 +33,15 @@ class TaskDecoder(BaseModule):
         norm_cfg (dict): Normalization layers. Defaults to BN.
         act_cfg (dict): Activation layers. Defaults to ReLU.
         align_corners (bool): ``align_corners`` of the upsampling.
-        init_cfg (dict | list[dict], optional): Initialization config.
-
         pyramid (str): Which per-scale features ``forward`` returns for the
-            trace-back: ``'fused'`` (default), the top-down (FPN) outputs,
-            where every scale already carries the coarser scales' context,
-            like the multi-scale outputs of the pixel decoder the reference
-            traces back over; or ``'lateral'``, the per-scale features before
-            the top-down fusion.
+            trace-back. ``'lateral'``: each scale's own conv-stage output,
+            before the top-down fusion; this is what the MT-CP reference
+            traces back over (its SPF steps read the task transformer's
+            stage outputs, which its FPN module fuses into ``X_t`` but which
+            are never replaced by the fused maps). ``'fused'`` (default): the
+            top-down (FPN) outputs, where every scale already carries the
+            coarser scales' context. Defaults to ``'fused'``.
+        init_cfg (dict | list[dict], optional): Initialization config.
 
     Returns:
         tuple: ``forward`` returns ``(x_t, feats)``: ``x_t`` the fused map at

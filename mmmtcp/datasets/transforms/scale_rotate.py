@@ -1,0 +1,202 @@
+"""Random zoom and rotation about the image centre for every dense map."""
+import math
+from typing import Optional, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmcv.transforms.utils import cache_randomness
+from mmseg.registry import TRANSFORMS
+
+from mmmtcp.utils import IGNORE_INDEX, TASKS
+
+_KIND = {spec.gt_key: spec.kind for spec in TASKS.values()}
+
+Range = Union[Tuple[float, float], Sequence[float]]
+
+
+def _masked_warp(data: np.ndarray, valid: np.ndarray, matrix: np.ndarray,
+                 size_wh: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
+    """Bilinear warp that averages valid pixels only (see
+    :func:`masked_resize`); a pixel stays valid when at least half of its
+    interpolation weight lies on valid source pixels."""
+    v = valid.astype(np.float32)
+    kwargs = dict(flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                  borderValue=0)
+    den = cv2.warpAffine(v, matrix, size_wh, **kwargs)
+    src = data.astype(np.float32) * (v[..., None] if data.ndim == 3 else v)
+    num = cv2.warpAffine(src, matrix, size_wh, **kwargs)
+    if num.ndim == 2 and data.ndim == 3:
+        num = num[..., None]
+    new_valid = den >= 0.5
+    den_b = den[..., None] if num.ndim == 3 else den
+    mask = new_valid[..., None] if num.ndim == 3 else new_valid
+    out = np.where(mask, num / np.maximum(den_b, 1e-6), 0.)
+    return out.astype(np.float32), new_valid
+
+
+@TRANSFORMS.register_module()
+class MultiTaskRandomScaleRotate(BaseTransform):
+    """Zoom by ``s`` and rotate by ``a`` degrees about the image centre,
+    keeping the image size (the ``ScaleNRotate`` augmentation of the
+    MTL-PyTorch / MT-CP reference loaders).
+
+    Every map of ``seg_fields`` is warped with the same similarity:
+
+    - image: bilinear, out-of-image pixels filled with ``img_fill``;
+    - label and binary maps: nearest neighbour, filled with 255 (ignored);
+    - depth: valid-masked bilinear, filled with 0 (invalid); values are kept
+      (``depth_scale_mode='keep'``, the reference) or divided by ``s``
+      (``'divide'``, like :class:`MultiTaskResize`);
+    - normals: valid-masked bilinear, re-normalized, and their (x, y)
+      components rotated by ``a`` about the viewing axis (in the
+      ``normal_axes`` frame: x right, y up): turning the picture by ``a``
+      is a roll of the camera, which turns every surface normal seen in
+      the camera frame by the same angle;
+    - ``camera_intrinsics`` (if present): ``fx, fy`` times ``s`` and the
+      principal point moved by the warp (exact for ``fx == fy``).
+
+    Angles are counter-clockwise as seen in the picture (OpenCV's
+    ``getRotationMatrix2D`` convention).
+
+    Required Keys:
+
+    - img
+    - seg_fields and the maps they name
+
+    Modified Keys:
+
+    - img
+    - every map of seg_fields
+    - camera_intrinsics (optional)
+
+    Added Keys:
+
+    - scale_rotate (``(s, a)``)
+    - depth_scale (with ``depth_scale_mode='divide'``)
+
+    Args:
+        scales (Sequence[float]): Zoom factors to choose from (a list), or a
+            ``(min, max)`` tuple to sample uniformly. Defaults to ``(1., )``.
+        rotations (Sequence[float]): Angles in degrees, a list to choose
+            from or a ``(min, max)`` tuple. Defaults to ``(0., )``.
+        prob (float): Probability of applying the warp. Defaults to 1.
+        depth_scale_mode (str): ``'keep'`` or ``'divide'``.
+            Defaults to ``'keep'``.
+        img_fill (float): Fill value of the image. Defaults to 0.
+    """
+
+    def __init__(self,
+                 scales: Range = (1., ),
+                 rotations: Range = (0., ),
+                 prob: float = 1.0,
+                 depth_scale_mode: str = 'keep',
+                 img_fill: float = 0.) -> None:
+        super().__init__()
+        self.scales = self._check_range(scales, 'scales', positive=True)
+        self.rotations = self._check_range(rotations, 'rotations')
+        if not 0 <= prob <= 1:
+            raise ValueError('MultiTaskRandomScaleRotate: `prob` must be in '
+                             f'[0, 1], got {prob!r}')
+        if depth_scale_mode not in ('keep', 'divide'):
+            raise ValueError('MultiTaskRandomScaleRotate: `depth_scale_mode` '
+                             f"must be 'keep' or 'divide', got "
+                             f'{depth_scale_mode!r}')
+        self.prob = prob
+        self.depth_scale_mode = depth_scale_mode
+        self.img_fill = img_fill
+
+    @staticmethod
+    def _check_range(values, name: str, positive: bool = False):
+        if isinstance(values, (int, float)):
+            values = [values]
+        if not isinstance(values, (list, tuple)) or not values:
+            raise ValueError(f'MultiTaskRandomScaleRotate: `{name}` must be '
+                             'a non-empty list of values or a (min, max) '
+                             f'tuple, got {values!r}')
+        values = type(values)(float(v) for v in values)
+        if any(not math.isfinite(v) for v in values) or (
+                positive and min(values) <= 0):
+            raise ValueError(f'MultiTaskRandomScaleRotate: `{name}` must be '
+                             f'finite{" and > 0" if positive else ""}, got '
+                             f'{values!r}')
+        if isinstance(values, tuple) and len(values) == 2 and \
+                values[0] > values[1]:
+            raise ValueError(f'MultiTaskRandomScaleRotate: `{name}` range '
+                             f'{values!r} has min > max')
+        return values
+
+    @staticmethod
+    def _draw(values) -> float:
+        # a 2-tuple is a range, anything else a set to choose from
+        if isinstance(values, tuple) and len(values) == 2:
+            return float(np.random.uniform(values[0], values[1]))
+        return float(values[np.random.randint(len(values))])
+
+    @cache_randomness
+    def _sample(self) -> Optional[Tuple[float, float]]:
+        if np.random.rand() >= self.prob:
+            return None
+        return self._draw(self.scales), self._draw(self.rotations)
+
+    def transform(self, results: dict) -> dict:
+        params = self._sample()
+        if params is None:
+            return results
+        scale, angle = params
+        img = results['img']
+        h, w = img.shape[:2]
+        centre = ((w - 1) / 2., (h - 1) / 2.)
+        matrix = cv2.getRotationMatrix2D(centre, angle, scale)
+        size = (w, h)
+        results['img'] = cv2.warpAffine(
+            img, matrix, size, flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT, borderValue=self.img_fill)
+        for key in results.get('seg_fields', []):
+            gt = results.get(key)
+            if gt is None:
+                continue
+            kind = _KIND.get(key, 'label')
+            if kind == 'depth':
+                out, _ = _masked_warp(gt, gt > 0, matrix, size)
+                if self.depth_scale_mode == 'divide':
+                    out = out / scale
+                    results['depth_scale'] = results.get('depth_scale',
+                                                         1.0) * scale
+                results[key] = out.astype(np.float32)
+            elif kind == 'normal':
+                results[key] = self._warp_normals(gt, matrix, size, angle)
+            else:
+                results[key] = cv2.warpAffine(
+                    gt, matrix, size, flags=cv2.INTER_NEAREST,
+                    borderMode=cv2.BORDER_CONSTANT, borderValue=IGNORE_INDEX)
+        intr = results.get('camera_intrinsics')
+        if intr is not None:
+            intr = dict(intr)
+            cx, cy = matrix @ np.array([intr['cx'], intr['cy'], 1.0])
+            intr.update(fx=intr['fx'] * scale, fy=intr['fy'] * scale,
+                        cx=float(cx), cy=float(cy))
+            results['camera_intrinsics'] = intr
+        results['scale_rotate'] = (scale, angle)
+        return results
+
+    @staticmethod
+    def _warp_normals(normals: np.ndarray, matrix: np.ndarray,
+                      size: Tuple[int, int], angle: float) -> np.ndarray:
+        valid = np.any(normals != 0, axis=-1)
+        out, new_valid = _masked_warp(normals, valid, matrix, size)
+        rad = math.radians(angle)
+        c, s = math.cos(rad), math.sin(rad)
+        x, y = out[..., 0].copy(), out[..., 1].copy()
+        out[..., 0] = c * x - s * y
+        out[..., 1] = s * x + c * y
+        norm = np.linalg.norm(out, axis=-1, keepdims=True)
+        new_valid &= norm[..., 0] > 1e-6
+        out = np.where(new_valid[..., None], out / np.maximum(norm, 1e-6), 0.)
+        out[out == 0] = 0.  # no negative zeros
+        return out.astype(np.float32)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(scales={self.scales}, '
+                f'rotations={self.rotations}, prob={self.prob}, '
+                f'depth_scale_mode={self.depth_scale_mode})')
