@@ -14,7 +14,7 @@ multi-task baseline on procedurally generated scenes.
    MT-CP's gain is larger than the seed-to-seed spread.
 
 Usage:
-    python tools/demo.py [--work-dir work_dirs/demo] [--iters 240]
+    python tools/demo.py [--work-dir work_dirs/demo] [--iters 200]
         [--seeds 0 1 2] [--jobs 2]
 """
 import argparse
@@ -26,10 +26,22 @@ import time
 from typing import List
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# the slowest runs first, so that two parallel jobs finish together
 METHODS = [
+    ('MT-CP', 'configs/mtcp/mtcp_demo_synthetic.py'),
+    ('MT-CP-no-LPS', 'configs/mtcp/mtcp_demo_synthetic_no-lps.py'),
     ('baseline', 'configs/baseline/mt_baseline_demo_synthetic.py'),
+]
+# the ablation adds one MT-CP part at a time; runs of the same name and
+# settings are shared with the demo's study
+ABLATION = [
+    ('baseline', 'configs/baseline/mt_baseline_demo_synthetic.py'),
+    ('MT-CP-CFM-only', 'configs/mtcp/mtcp_demo_synthetic_no-lps.py',
+     'model.decode_head.trace_levels=0'),
     ('MT-CP-no-LPS', 'configs/mtcp/mtcp_demo_synthetic_no-lps.py'),
     ('MT-CP', 'configs/mtcp/mtcp_demo_synthetic.py'),
+    ('MT-CP-contrastive',
+     'configs/contrastive/contrastive_mtcp_demo_synthetic.py'),
 ]
 COHERENCE = [('coherence.normal_depth_angle', 'normals vs depth (deg)'),
              ('coherence.edge_seg_F', 'edges vs seg. boundaries (F %)')]
@@ -38,16 +50,24 @@ COHERENCE = [('coherence.normal_depth_angle', 'normals vs depth (deg)'),
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='mmmtcp CPU demo')
     parser.add_argument('--work-dir', default='work_dirs/demo')
-    parser.add_argument('--data-root', default='data/synthetic_scenes')
+    parser.add_argument('--data-root',
+                        default='data/synthetic_scenes_120x160')
+    parser.add_argument('--height', type=int, default=120)
+    parser.add_argument('--width', type=int, default=160)
     parser.add_argument('--num-train', type=int, default=200)
     parser.add_argument('--num-val', type=int, default=40)
-    parser.add_argument('--iters', type=int, default=240)
+    parser.add_argument('--iters', type=int, default=200)
     parser.add_argument('--batch-size', type=int, default=4)
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument(
         '--jobs', type=int, default=2, help='runs trained in parallel')
     parser.add_argument('--workers', type=int, default=0,
                         help='dataloader workers per run')
+    parser.add_argument(
+        '--ablation', action='store_true',
+        help='add MT-CP with the CFM only (no trace-back) and MT-CP with '
+        'the contrastive regularizer: baseline, +CFM, +trace-back, +LPS, '
+        '+contrastive')
     parser.add_argument('--force', action='store_true',
                         help='retrain finished runs')
     parser.add_argument(
@@ -68,8 +88,8 @@ def load_tool():
 def study_argv(args: argparse.Namespace, data_root: str) -> List[str]:
     """Command line of the study for the demo settings."""
     argv = []
-    for name, config in METHODS:
-        argv += ['--method', name, config]
+    for method in (ABLATION if args.ablation else METHODS):
+        argv += ['--method', *method]
     opts = [
         f'train_cfg.max_iters={args.iters}',
         f'train_cfg.val_interval={args.iters + 1}',
@@ -116,28 +136,32 @@ def main(argv=None) -> dict:
         print(f'[demo] writing {args.num_train}+{args.num_val} synthetic '
               f'scenes to {data_root}', flush=True)
         generate_scenes(data_root, num_train=args.num_train,
-                        num_val=args.num_val, seed=0, overwrite=True)
+                        num_val=args.num_val, height=args.height,
+                        width=args.width, seed=0, overwrite=True)
     else:
         print(f'[demo] using the synthetic scenes in {data_root}', flush=True)
 
     out = load_tool().main(study_argv(args, data_root))
     summary, paired = out['summary'], out['paired_delta_m']
+    methods = ABLATION if args.ablation else METHODS
     print('\nCross-task coherence (mean ± std over seeds; the ground truth '
           'itself is the level of a perfect model):')
     for key, label in COHERENCE:
         cells = []
-        for name, _ in METHODS:
+        for name, *_ in methods:
             entry = summary[name].get(key)
             if entry and entry['n']:
                 cells.append(f'{name} {entry["mean"]:.2f} ± '
                              f'{entry["std"]:.2f}')
-        gt = summary[METHODS[0][0]].get(key.replace('coherence.',
+        gt = summary['baseline'].get(key.replace('coherence.',
                                                     'coherence_gt.'))
         if gt and gt['n']:
             cells.append(f'ground truth {gt["mean"]:.2f}')
         print(f'  {label}: ' + ', '.join(cells))
     print('\nMulti-task gain against the baseline, paired by seed:')
-    for name, _ in METHODS[1:]:
+    for name, *_ in methods:
+        if name == 'baseline':
+            continue
         per_seed = ', '.join(f'seed {s}: {v:+.2f}'
                              for s, v in paired[name]['per_seed'].items())
         print(f'  {name}: delta_m {paired[name]["mean"]:+.2f} ± '

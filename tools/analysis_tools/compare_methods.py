@@ -48,6 +48,8 @@ ITER = re.compile(r'Iter\((train|val|test)\)\s*\[\s*(\d+)/(\d+)\]')
 ETA = re.compile(r'eta: (\S+)')
 LOSS = re.compile(r'\sloss: ([-\d.e]+)')
 PROBLEM = ('Traceback', 'Error:', 'Warning: ', 'NaN', 'nan_policy')
+# keys of mmengine's test log that are timings of the loop, not metrics
+LOG_ONLY = ('time', 'data_time')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -136,10 +138,10 @@ class Progress:
         self.lock = threading.Lock()
 
     def __call__(self, msg: str) -> None:
-        elapsed = time.time() - self.start
+        minutes, seconds = divmod(int(time.time() - self.start), 60)
         with self.lock:
-            print(f'[{self.prefix} {elapsed // 60:02.0f}:'
-                  f'{elapsed % 60:02.0f}] {msg}', flush=True)
+            print(f'[{self.prefix} {minutes:02d}:{seconds:02d}] {msg}',
+                  flush=True)
 
 
 def progress_line(line: str) -> Optional[str]:
@@ -263,12 +265,13 @@ def train_and_test(method: Sequence[str], seed: int,
     else:
         progress(f'{tag}: training {config}')
         start = time.time()
+        # last, so that it wins over the overrides of `val_dataloader.*`
         no_val = [] if args.validate else [
             'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None'
         ]
         run_tool([
             'tools/train.py', config, '--work-dir', run_dir, '--cfg-options',
-            f'randomness.seed={seed}', *no_val, *overrides
+            f'randomness.seed={seed}', *overrides, *no_val
         ], osp.join(run_dir, 'train.log'), threads, show, args.verbose)
         with open(osp.join(run_dir, 'last_checkpoint')) as f:
             checkpoint = f.read().strip()
@@ -300,7 +303,11 @@ def collect(runs: Dict[str, Dict[int, dict]]) -> Dict[str, Dict[int, dict]]:
     """Per-run metrics with the wall times as extra metrics."""
     return {
         name: {
-            seed: dict(run['metrics'], train_time=run['train_time'],
+            seed: dict({
+                k: v
+                for k, v in run['metrics'].items() if k not in LOG_ONLY
+            },
+                       train_time=run['train_time'],
                        test_time=run['test_time'])
             for seed, run in per_seed.items()
         }
