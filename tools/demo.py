@@ -14,7 +14,7 @@ multi-task baseline on procedurally generated scenes.
    MT-CP's gain is larger than the seed-to-seed spread.
 
 Usage:
-    python tools/demo.py [--work-dir work_dirs/demo] [--iters 200]
+    python tools/demo.py [--work-dir work_dirs/demo] [--iters 140]
         [--seeds 0 1 2] [--jobs 2]
 """
 import argparse
@@ -42,6 +42,8 @@ ABLATION = [
     ('MT-CP', 'configs/mtcp/mtcp_demo_synthetic.py'),
     ('MT-CP-contrastive',
      'configs/contrastive/contrastive_mtcp_demo_synthetic.py'),
+    ('MT-CP-no-LPS-detached', 'configs/mtcp/mtcp_demo_synthetic_no-lps.py',
+     'model.decode_head.detach_branch=True'),
 ]
 COHERENCE = [('coherence.normal_depth_angle', 'normals vs depth (deg)'),
              ('coherence.edge_seg_F', 'edges vs seg. boundaries (F %)')]
@@ -56,7 +58,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--width', type=int, default=160)
     parser.add_argument('--num-train', type=int, default=200)
     parser.add_argument('--num-val', type=int, default=40)
-    parser.add_argument('--iters', type=int, default=200)
+    parser.add_argument('--iters', type=int, default=140)
     parser.add_argument('--batch-size', type=int, default=4)
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument(
@@ -65,9 +67,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='dataloader workers per run')
     parser.add_argument(
         '--ablation', action='store_true',
-        help='add MT-CP with the CFM only (no trace-back) and MT-CP with '
-        'the contrastive regularizer: baseline, +CFM, +trace-back, +LPS, '
-        '+contrastive')
+        help='add MT-CP with the CFM only (no trace-back), MT-CP with the '
+        'contrastive regularizer and MT-CP without LPS whose branch does not '
+        'back-propagate into the decoders (detach_branch=True): baseline, '
+        '+CFM, +trace-back, +LPS, +contrastive, detached')
     parser.add_argument('--force', action='store_true',
                         help='retrain finished runs')
     parser.add_argument(
@@ -170,8 +173,8 @@ def main(argv=None) -> dict:
     for line in out['verdicts']:
         if line.startswith('MT-CP vs'):
             print(line)
-    elapsed = time.time() - start
-    print(f'\n[demo] done in {elapsed // 60:.0f} min {elapsed % 60:.0f} s; '
+    minutes, seconds = divmod(int(time.time() - start), 60)
+    print(f'\n[demo] done in {minutes} min {seconds} s; '
           f'per-run logs and checkpoints in {args.work_dir}/<method>/'
           'seed<seed>/ (pictures of a run: tools/test.py CONFIG CHECKPOINT '
           '--show-dir DIR)')

@@ -1,5 +1,5 @@
 # CPU demo: a tiny MT-CP trained from scratch on the procedurally generated
-# NYUD-layout scenes. 200 iterations of batch 4 (4 epochs of the 200
+# NYUD-layout scenes. 140 iterations of batch 4 (2.8 epochs of the 200
 # training scenes), validation at the end.
 _base_ = [
     '../_base_/models/mtcp_resnet_tiny.py',
@@ -45,17 +45,17 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999),
                    weight_decay=1e-4))
 param_scheduler = [
-    dict(type='PolyLR', eta_min=1e-5, power=0.9, begin=0, end=200,
+    dict(type='PolyLR', eta_min=1e-5, power=0.9, begin=0, end=140,
          by_epoch=False)
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=200, val_interval=200)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=140, val_interval=140)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=200,
+        type='CheckpointHook', by_epoch=False, interval=140,
         max_keep_ckpts=1),
     visualization=dict(type='MultiTaskVisualizationHook'))
 # LPS with the NYUD-v2 spread, weights updated once per epoch (50
@@ -63,12 +63,12 @@ default_hooks = dict(
 # formula, both equal to it to first order when the per-period loss changes
 # are small (the reference's regime of 100 epochs): the spread acts
 # geometrically (`spread_mode='geometric'`) and the weights are rescaled to
-# sum to the number of tasks (`normalize=True`). On this 4-epoch schedule
-# the losses change by tens of percent per period; with the linear spread
-# and no rescaling (the paper's formula), seed 0 had the weights
-# [3.86, 3.06, 6.58, 3.82] after the first epoch, then semseg 0.0 for
-# iterations 101-150 and depth 0.0 for 151-200 (README, "What LPS does at
-# this scale").
+# sum to the number of tasks (`normalize=True`). On a schedule of a few
+# epochs the losses change by tens of percent per period; with the linear
+# spread and no rescaling (the paper's formula), a 200-iteration run of
+# seed 0 had the weights [3.86, 3.06, 6.58, 3.82] after the first epoch,
+# then semseg 0.0 for iterations 101-150 and depth 0.0 for 151-200 (README,
+# "What LPS does at this scale").
 custom_hooks = [
     dict(
         type='TaskBalanceHook',

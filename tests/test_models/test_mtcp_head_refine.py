@@ -123,3 +123,23 @@ def test_trace_levels_zero_and_bad_refine():
         tiny_model(NYUD, refine='residual')
     with pytest.raises(ValueError, match='decode_head.trace_levels'):
         tiny_model(NYUD, trace_levels=5)
+
+
+def test_detach_branch_keeps_the_trunk_gradient_of_the_baseline():
+    torch.manual_seed(0)
+    model = tiny_model(NYUD, detach_branch=True).train()
+    head = model.decode_head
+    with torch.no_grad():
+        for gate in head.gates.values():
+            gate.fill_(0.5)
+    data = model.data_preprocessor(make_batch(NYUD, [(64, 64)] * 2), True)
+    losses = model(**data, mode='loss')
+    # side losses reach the branch but not the decoders or the backbone
+    sum(v for k, v in losses.items() if '_aux' in k).backward()
+    for task in NYUD:
+        assert sum(p.grad.abs().sum()
+                   for p in head.cfms[task].parameters()) > 0
+        assert all(p.grad is None or p.grad.abs().sum() == 0
+                   for p in head.decoders[task].parameters())
+    assert all(p.grad is None or p.grad.abs().sum() == 0
+               for p in model.backbone.parameters())

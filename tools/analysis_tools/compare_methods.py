@@ -381,7 +381,9 @@ def main(argv=None) -> dict:
     args.work_dir = osp.abspath(args.work_dir)
     progress = Progress()
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    jobs = [(method, seed) for seed in args.seeds for method in args.method]
+    # method-major: list the slowest method first and the parallel jobs end
+    # with the quick runs
+    jobs = [(method, seed) for method in args.method for seed in args.seeds]
     progress(f'{len(args.method)} methods x {len(args.seeds)} seeds = '
              f'{len(jobs)} runs, {args.jobs} at a time with {threads} '
              f'thread(s) each; work dir {args.work_dir}')

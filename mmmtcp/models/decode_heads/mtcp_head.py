@@ -26,14 +26,14 @@ How the final prediction is formed (``refine``):
 
 Why ``'gated'`` is the default: it is what the paper describes, it starts
 from the plain baseline, and in the seeded CPU study (``make demo`` setup:
-tiny ResNet-18 from scratch, 200 iterations, 120x160 synthetic scenes, no
-LPS, seeds 0 / 1) it was at least as good as the reference wiring on every
-task but semseg (mIoU 18.6 / 28.2 against 23.2 / 22.8, equal on average):
-normals 23.2 / 24.4 against 25.0 / 28.5 degrees, edge odsF 72.0 / 77.1
-against 71.8 / 71.9, and both coherence measures (normals vs depth 55.5 /
-53.1 against 59.2 / 56.0 degrees; edges vs segmentation 58.7 / 56.1 against
-57.6 / 53.9 F). Neither form beats the plain baseline at that budget
-(README, "What the demo does and what it measured").
+tiny ResNet-18 from scratch, 120x160 synthetic scenes, no LPS; runs of 200
+iterations, seeds 0 / 1) it was at least as good as the reference wiring on
+every task but semseg (mIoU 18.6 / 28.2 against 23.2 / 22.8, equal on
+average): normals 23.2 / 24.4 against 25.0 / 28.5 degrees, edge odsF 72.0 /
+77.1 against 71.8 / 71.9, and both coherence measures (normals vs depth
+55.5 / 53.1 against 59.2 / 56.0 degrees; edges vs segmentation 58.7 / 56.1
+against 57.6 / 53.9 F). Neither form beats the plain baseline at that
+budget (README, "What the demo does and what it measured").
 """
 from typing import Dict, Optional, Sequence
 
@@ -69,6 +69,11 @@ class MTCPHead(BaseMultiTaskHead):
             module docstring. Defaults to ``'gated'``.
         gate_init (float): Initial value of the per-channel gates of
             ``refine='gated'``. Defaults to 0.
+        detach_branch (bool): Stop the gradient of the CFM/trace-back branch
+            (main and side losses) at its inputs, the decoders' features:
+            the backbone and decoders then train exactly as in the plain
+            baseline and the branch learns on top of them. A diagnostic of
+            where the branch's effect comes from. Defaults to False.
         **kwargs: Arguments of :class:`BaseMultiTaskHead` (``tasks``,
             ``in_channels``, ``channels``, ``num_classes``, ``in_index``,
             ``decoder``, ``loss_decode``, ``side_loss_weight``, ``norm_cfg``,
@@ -88,12 +93,14 @@ class MTCPHead(BaseMultiTaskHead):
                  trace_levels: int = 3,
                  refine: str = 'gated',
                  gate_init: float = 0.0,
+                 detach_branch: bool = False,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         if refine not in self.REFINE_MODES:
             raise ValueError(f'`decode_head.refine` must be one of '
                              f'{self.REFINE_MODES}, got {refine!r}')
         self.refine = refine
+        self.detach_branch = detach_branch
         if not 0 <= trace_levels <= len(self.in_channels):
             raise ValueError(
                 f'`decode_head.trace_levels` must be in [0, '
@@ -151,13 +158,19 @@ class MTCPHead(BaseMultiTaskHead):
         decoded = self.decode(inputs)
         feats: Dict[str, Tensor] = {t: decoded[t][0] for t in self.tasks}
         preds, side_preds = {}, {}
+        branch_feats = {
+            t: f.detach() if self.detach_branch else f
+            for t, f in feats.items()
+        }
         for task in self.tasks:
-            x = feats[task]
+            x = branch_feats[task]
             if self.cfms is not None:
-                others = [feats[s] for s in self.tasks if s != task]
+                others = [branch_feats[s] for s in self.tasks if s != task]
                 x = self.cfms[task](x, others)
             if self.srms is not None:
                 pyramid = decoded[task][1][:self.trace_levels]
+                if self.detach_branch:
+                    pyramid = [p.detach() for p in pyramid]
                 refined = self.srms[task](x, pyramid, return_all=with_side)
             else:
                 refined = [x]
