@@ -329,7 +329,8 @@ def report(results: Dict[str, Dict[int, dict]], reference: str,
     Returns:
         dict: ``dict(summary, paired_delta_m, verdicts, table)``.
     """
-    sys.path.insert(0, ROOT)
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
     from mmmtcp.evaluation.study import (ordered_keys, paired_delta_m,
                                          plot_study, primary_keys, summarize,
                                          verdict, format_table)
@@ -377,6 +378,9 @@ def report(results: Dict[str, Dict[int, dict]], reference: str,
 
 
 def main(argv=None) -> dict:
+    # the configs import this checkout's mmmtcp (custom_imports)
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
     args = parse_args(argv)
     args.work_dir = osp.abspath(args.work_dir)
     progress = Progress()
