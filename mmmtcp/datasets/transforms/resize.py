@@ -1,6 +1,6 @@
 """Resizing that treats each dense map of multi-task prediction correctly."""
 import math
-from typing import Dict
+from typing import Callable, Dict
 
 import cv2
 import numpy as np
@@ -12,19 +12,21 @@ from mmmtcp.utils import TASKS
 _KIND = {spec.gt_key: spec.kind for spec in TASKS.values()}
 
 
-def masked_resize(data: np.ndarray, valid: np.ndarray, size_hw: tuple,
-                  min_weight: float = 0.5):
+def masked_resample(data: np.ndarray, valid: np.ndarray,
+                    resample: Callable[[np.ndarray], np.ndarray],
+                    min_weight: float = 0.5):
     """Bilinear resampling that ignores invalid pixels.
 
-    Returns the valid-weighted average of the valid neighbours and the new
-    validity (``True`` where at least ``min_weight`` of the interpolation
-    weight lies on valid pixels); invalid values never bleed in.
+    ``resample`` maps a float32 ``H x W`` or ``H x W x C`` array onto the new
+    grid with bilinear weights (a resize, a warp). Returns the valid-weighted
+    average of the valid neighbours and the new validity (``True`` where at
+    least ``min_weight`` of the interpolation weight lies on valid pixels);
+    invalid values never bleed in.
     """
-    h, w = size_hw
     v = valid.astype(np.float32)
-    den = cv2.resize(v, (w, h), interpolation=cv2.INTER_LINEAR)
+    den = resample(v)
     src = data.astype(np.float32) * (v[..., None] if data.ndim == 3 else v)
-    num = cv2.resize(src, (w, h), interpolation=cv2.INTER_LINEAR)
+    num = resample(src)
     if num.ndim == 2 and data.ndim == 3:
         num = num[..., None]
     new_valid = den >= min_weight
@@ -32,6 +34,25 @@ def masked_resize(data: np.ndarray, valid: np.ndarray, size_hw: tuple,
     out = np.where((new_valid[..., None] if num.ndim == 3 else new_valid),
                    num / np.maximum(den_b, 1e-6), 0.)
     return out.astype(np.float32), new_valid
+
+
+def masked_resize(data: np.ndarray, valid: np.ndarray, size_hw: tuple,
+                  min_weight: float = 0.5):
+    """:func:`masked_resample` with a bilinear resize to ``size_hw``."""
+    h, w = size_hw
+    return masked_resample(
+        data, valid,
+        lambda x: cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR),
+        min_weight)
+
+
+def unit_normals(normals: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Re-normalize resampled normals to unit length; pixels that are
+    invalid or whose vector vanished become the zero vector."""
+    norm = np.linalg.norm(normals, axis=-1, keepdims=True)
+    valid = valid & (norm[..., 0] > 1e-6)
+    return np.where(valid[..., None], normals / np.maximum(norm, 1e-6),
+                    0.).astype(np.float32)
 
 
 @TRANSFORMS.register_module()
@@ -88,11 +109,7 @@ class MultiTaskResize(Resize):
             elif kind == 'normal':
                 valid = np.any(gt != 0, axis=-1)
                 out, new_valid = masked_resize(gt, valid, (h, w))
-                norm = np.linalg.norm(out, axis=-1, keepdims=True)
-                new_valid &= norm[..., 0] > 1e-6
-                results[key] = np.where(new_valid[..., None],
-                                        out / np.maximum(norm, 1e-6),
-                                        0.).astype(np.float32)
+                results[key] = unit_normals(out, new_valid)
             else:
                 results[key] = cv2.resize(
                     gt, (w, h), interpolation=cv2.INTER_NEAREST)

@@ -9,6 +9,7 @@ from mmcv.transforms.utils import cache_randomness
 from mmseg.registry import TRANSFORMS
 
 from mmmtcp.utils import IGNORE_INDEX, TASKS
+from .resize import masked_resample, unit_normals
 
 _KIND = {spec.gt_key: spec.kind for spec in TASKS.values()}
 
@@ -17,22 +18,12 @@ Range = Union[Tuple[float, float], Sequence[float]]
 
 def _masked_warp(data: np.ndarray, valid: np.ndarray, matrix: np.ndarray,
                  size_wh: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
-    """Bilinear warp that averages valid pixels only (see
-    :func:`masked_resize`); a pixel stays valid when at least half of its
-    interpolation weight lies on valid source pixels."""
-    v = valid.astype(np.float32)
-    kwargs = dict(flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                  borderValue=0)
-    den = cv2.warpAffine(v, matrix, size_wh, **kwargs)
-    src = data.astype(np.float32) * (v[..., None] if data.ndim == 3 else v)
-    num = cv2.warpAffine(src, matrix, size_wh, **kwargs)
-    if num.ndim == 2 and data.ndim == 3:
-        num = num[..., None]
-    new_valid = den >= 0.5
-    den_b = den[..., None] if num.ndim == 3 else den
-    mask = new_valid[..., None] if num.ndim == 3 else new_valid
-    out = np.where(mask, num / np.maximum(den_b, 1e-6), 0.)
-    return out.astype(np.float32), new_valid
+    """:func:`masked_resample` with a bilinear affine warp (outside the
+    source image counts as invalid)."""
+    return masked_resample(
+        data, valid, lambda x: cv2.warpAffine(
+            x, matrix, size_wh, flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT, borderValue=0))
 
 
 @TRANSFORMS.register_module()
@@ -190,11 +181,9 @@ class MultiTaskRandomScaleRotate(BaseTransform):
         x, y = out[..., 0].copy(), out[..., 1].copy()
         out[..., 0] = c * x - s * y
         out[..., 1] = s * x + c * y
-        norm = np.linalg.norm(out, axis=-1, keepdims=True)
-        new_valid &= norm[..., 0] > 1e-6
-        out = np.where(new_valid[..., None], out / np.maximum(norm, 1e-6), 0.)
+        out = unit_normals(out, new_valid)
         out[out == 0] = 0.  # no negative zeros
-        return out.astype(np.float32)
+        return out
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(scales={self.scales}, '
