@@ -22,7 +22,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .metrics.multi_task_metric import LOWER_IS_BETTER, TASK_METRICS
+from .metrics.multi_task_metric import (LOWER_IS_BETTER, TASK_METRICS,
+                                         multi_task_gain)
 
 Results = Mapping[str, Mapping[int, Mapping[str, float]]]
 
@@ -102,48 +103,40 @@ def summarize(results: Results) -> Dict[str, Dict[str, dict]]:
     return summary
 
 
-def delta_m(metrics: Mapping[str, float], reference: Mapping[str, float],
-            keys: Optional[Sequence[str]] = None) -> float:
+def delta_m(metrics: Mapping[str, float],
+            reference: Mapping[str, float]) -> float:
     """Multi-task gain of one run against another, in percent.
 
     ``100 / T * sum_t (-1)^{l_t} (M_t - R_t) / R_t`` over the primary
-    metrics, ``l_t = 1`` where lower is better.
+    metrics, ``l_t = 1`` where lower is better (the formula of
+    :func:`multi_task_gain`, with the reference run as the baseline).
 
     Args:
         metrics (Mapping[str, float]): The run's metrics.
         reference (Mapping[str, float]): The reference run's metrics.
-        keys (Sequence[str], optional): Metric keys to use. Defaults to the
-            primary metric of every task present in both.
 
     Returns:
         float: delta_m in percent.
     """
-    if keys is None:
-        keys = [
-            k for k in primary_keys(reference).values() if k in metrics
-        ]
+    keys = [k for k in primary_keys(reference).values() if k in metrics]
     if not keys:
         raise ValueError('delta_m: no primary task metric in common between '
                          'the run and its reference')
-    terms = []
+    per_task: Dict[str, Dict[str, float]] = {}
+    baselines: Dict[str, Dict[str, float]] = {}
     for key in keys:
-        ref = float(reference[key])
-        sign = -1.0 if lower_is_better(key) else 1.0
-        terms.append(sign * (float(metrics[key]) - ref) / ref)
-    return float(np.mean(terms)) * 100
+        task, name = key.split('.', 1)
+        per_task.setdefault(task, {})[name] = float(metrics[key])
+        baselines.setdefault(task, {})[name] = float(reference[key])
+    return multi_task_gain(per_task, baselines)
 
 
-def paired_delta_m(results: Results,
-                   reference: str,
-                   keys: Optional[Sequence[str]] = None
-                   ) -> Dict[str, dict]:
+def paired_delta_m(results: Results, reference: str) -> Dict[str, dict]:
     """delta_m of every method against ``reference``, paired by seed.
 
     Args:
         results (Mapping): ``{method: {seed: {metric: value}}}``.
         reference (str): The reference method.
-        keys (Sequence[str], optional): Metric keys of delta_m; defaults to
-            the primary metric of every task.
 
     Returns:
         dict: ``{method: dict(mean, std, n, per_seed={seed: value})}`` over
@@ -157,7 +150,7 @@ def paired_delta_m(results: Results,
     out = {}
     for method, runs in results.items():
         per_seed = {
-            seed: delta_m(metrics, ref_runs[seed], keys)
+            seed: delta_m(metrics, ref_runs[seed])
             for seed, metrics in runs.items() if seed in ref_runs
         }
         mean, std = _mean_std(list(per_seed.values()))

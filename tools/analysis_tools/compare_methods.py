@@ -334,23 +334,17 @@ def report(results: Dict[str, Dict[int, dict]], reference: str,
     from mmmtcp.evaluation.study import (ordered_keys, paired_delta_m,
                                          plot_study, primary_keys, summarize,
                                          verdict, format_table)
-    metrics_only = {
-        m: {s: {k: v for k, v in r.items() if not k.endswith('_time')}
-            for s, r in runs.items()}
-        for m, runs in results.items()
-    }
     summary = summarize(results)
-    paired = paired_delta_m(metrics_only, reference)
+    # delta_m reads the tasks' primary metrics only, never the times
+    paired = paired_delta_m(results, reference)
+    # every run lists its times after its metrics, so they come last
     keys = ordered_keys(summary)
-    keys = [k for k in keys if not k.endswith('_time')] + [
-        k for k in ('train_time', 'test_time') if k in keys
-    ]
     table = format_table(summary, paired, reference, keys)
     verdicts = [
         verdict(m, reference, paired[m]) for m in results if m != reference
     ]
     seeds = sorted({s for runs in results.values() for s in runs})
-    first = next(iter(next(iter(metrics_only.values())).values()))
+    first = next(iter(next(iter(results.values())).values()))
     chart_keys = list(primary_keys(first).values()) + [
         k for k in keys if k.startswith('coherence.')
     ]

@@ -462,12 +462,29 @@ class MultiTaskMetric(BaseMetric):
         Returns:
             float: ``100 / T * sum_t (-1)^{l_t} (M_t - S_t) / S_t``.
         """
-        gains = []
-        for task, base in self.baselines.items():
-            terms = []
-            for name, ref in base.items():
-                value = per_task[task][name]
-                sign = -1.0 if (task, name) in LOWER_IS_BETTER else 1.0
-                terms.append(sign * (value - ref) / ref)
-            gains.append(np.mean(terms))
-        return float(np.mean(gains)) * 100
+        return multi_task_gain(per_task, self.baselines)
+
+
+def multi_task_gain(per_task: Mapping[str, Mapping[str, float]],
+                    baselines: Mapping[str, Mapping[str, float]]) -> float:
+    """Multi-task gain delta_m in percent.
+
+    Args:
+        per_task (Mapping): ``{task: {metric: value}}`` of the model.
+        baselines (Mapping): ``{task: {metric: reference value}}``; a task
+            with several metrics contributes the mean of their relative
+            gains.
+
+    Returns:
+        float: ``100 / T * sum_t (-1)^{l_t} (M_t - S_t) / S_t`` with
+        ``l_t = 1`` for the metrics of :data:`LOWER_IS_BETTER`.
+    """
+    gains = []
+    for task, base in baselines.items():
+        terms = []
+        for name, ref in base.items():
+            value = per_task[task][name]
+            sign = -1.0 if (task, name) in LOWER_IS_BETTER else 1.0
+            terms.append(sign * (value - ref) / ref)
+        gains.append(np.mean(terms))
+    return float(np.mean(gains)) * 100
