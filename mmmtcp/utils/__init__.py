@@ -1,11 +1,14 @@
-from .checkpoint import (UnsafeCheckpointError, checkpoint_safe_globals,
-                         load_from_local_safely,
-                         register_safe_checkpoint_loader, safe_torch_load)
+from .checkpoint import (BrokenCheckpointError, UnsafeCheckpointError,
+                         check_checkpoint_file, checkpoint_safe_globals,
+                         load_from_local_safely, safe_torch_load)
+from .checkpoint_sources import (download_checkpoint, load_from_http_safely,
+                                 register_safe_checkpoint_loader)
 from .tasks import IGNORE_INDEX, TASKS, TaskSpec, check_tasks, get_task, gt_keys
 
 __all__ = [
     'IGNORE_INDEX', 'TASKS', 'TaskSpec', 'check_tasks', 'get_task', 'gt_keys',
-    'UnsafeCheckpointError', 'checkpoint_safe_globals',
-    'load_from_local_safely', 'register_safe_checkpoint_loader',
+    'BrokenCheckpointError', 'UnsafeCheckpointError', 'check_checkpoint_file',
+    'checkpoint_safe_globals', 'download_checkpoint', 'load_from_local_safely',
+    'load_from_http_safely', 'register_safe_checkpoint_loader',
     'safe_torch_load'
 ]

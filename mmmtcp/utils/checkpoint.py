@@ -5,8 +5,10 @@ mmengine 0.10.7 calls ``torch.load`` without ``weights_only``; since torch
 few non-tensor objects every Runner checkpoint contains, so ``resume``,
 ``load_from`` and ``tools/test.py`` fail. Turning safe loading off would let a
 checkpoint file run arbitrary code. Instead, mmmtcp replaces mmengine's loader
-for local files by one that keeps ``weights_only=True`` and allow-lists
-exactly the globals found in mmengine checkpoints:
+of every checkpoint source (local files here, URLs and model-zoo names in
+:mod:`mmmtcp.utils.checkpoint_sources`) by one that keeps
+``weights_only=True`` and allow-lists exactly the globals found in mmengine
+checkpoints:
 
 - ``mmengine.logging.history_buffer.HistoryBuffer`` (message hub scalars),
 - ``numpy.ndarray``, ``numpy.dtype``, the numeric ``numpy.dtypes`` classes,
@@ -19,20 +21,79 @@ exactly the globals found in mmengine checkpoints:
 
 Anything else in the pickle stream (for example ``os.system`` hidden in a
 ``__reduce__``) makes loading fail with :class:`UnsafeCheckpointError` before
-any of it is executed.
+any of it is executed. A file that is not a checkpoint at all (empty, text,
+cut off while being written) fails with :class:`BrokenCheckpointError`
+naming the file and what is wrong with it, before it is unpickled.
 """
+import io
+import os
 import os.path as osp
 import pickle
-from typing import Any, Callable, List, Tuple, Union
+import zipfile
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
-from mmengine.runner.checkpoint import CheckpointLoader
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
     """Raised when a checkpoint holds objects outside the allow-list."""
+
+
+class BrokenCheckpointError(RuntimeError):
+    """Raised when a file is not a readable checkpoint (empty, truncated,
+    not a ``torch.save`` file)."""
+
+
+# First bytes of a ``torch.save`` file: a zip archive (torch >= 1.6) or the
+# pickled magic number of the legacy format (protocol 2 pickle).
+_ZIP_MAGIC = b'PK\x03\x04'
+_LEGACY_MAGIC = b'\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.'
+
+
+def check_checkpoint_file(path: str) -> None:
+    """Check that ``path`` holds a complete ``torch.save`` file.
+
+    Reads only the first bytes and, for the zip format, the archive's
+    directory (stored at its end), so a file cut off while being written is
+    caught without reading the tensors.
+
+    Args:
+        path (str): Local file.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        BrokenCheckpointError: If it is empty, truncated or not a
+            checkpoint; the message names the file and the problem.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path} can not be found.')
+    size = osp.getsize(path)
+    if size == 0:
+        raise BrokenCheckpointError(
+            f'Checkpoint {path} is empty (0 bytes); it was probably cut off '
+            'while being written.')
+    with open(path, 'rb') as f:
+        head = f.read(len(_LEGACY_MAGIC))
+    if head.startswith(_LEGACY_MAGIC):
+        return
+    if not head.startswith(_ZIP_MAGIC):
+        raise BrokenCheckpointError(
+            f'{path} ({size} bytes, starting with {head[:8]!r}) is not a '
+            'PyTorch checkpoint: `torch.save` writes a zip archive (or, '
+            'before torch 1.6, a pickle with a magic number).')
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError) as e:
+        raise BrokenCheckpointError(
+            f'Checkpoint {path} ({size} bytes) is truncated or corrupt ({e})'
+            '; it was probably cut off while being written.') from None
+    if not any(name.endswith('data.pkl') for name in names):
+        raise BrokenCheckpointError(
+            f'{path} is a zip archive but not a PyTorch checkpoint (no '
+            '`data.pkl` inside).')
 
 
 def _restricted_getattr(obj: Any, name: str) -> Any:
@@ -74,12 +135,16 @@ def checkpoint_safe_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
             (_restricted_getattr, '__builtin__.getattr')] + _numpy_globals()
 
 
-def safe_torch_load(file: Any, map_location: Any = None) -> Any:
+def safe_torch_load(file: Any,
+                    map_location: Any = None,
+                    name: Optional[str] = None) -> Any:
     """``torch.load`` with ``weights_only=True`` and the mmengine allow-list.
 
     Args:
         file: A path or a file-like object.
         map_location: Same as :func:`torch.load`.
+        name (str, optional): How to name the checkpoint in error messages
+            (e.g. the URL it was downloaded from). Defaults to the path.
 
     Returns:
         The loaded object.
@@ -87,13 +152,29 @@ def safe_torch_load(file: Any, map_location: Any = None) -> Any:
     Raises:
         UnsafeCheckpointError: If the checkpoint contains a global outside
             the allow-list. Nothing from the file is executed.
+        BrokenCheckpointError: If the file is not a complete checkpoint.
     """
+    if name is None:
+        name = file if isinstance(file, (str, os.PathLike)) else repr(file)
+    if isinstance(file, (str, os.PathLike)):
+        check_checkpoint_file(os.fspath(file))
+    elif isinstance(file, (bytes, bytearray)):
+        file = io.BytesIO(file)
     try:
         with torch.serialization.safe_globals(checkpoint_safe_globals()):
             return torch.load(
                 file, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError) as e:
+        text = str(e)
+        if isinstance(e, EOFError) or any(
+                k in text for k in ('PytorchStreamReader', 'zip archive',
+                                    'central directory')):
+            raise BrokenCheckpointError(
+                f'Checkpoint {name} cannot be read ({type(e).__name__}: '
+                f'{text.splitlines()[0] if text else "unexpected end of file"}'
+                '); it is truncated or corrupt.') from None
+        raise
     except pickle.UnpicklingError as e:
-        name = file if isinstance(file, str) else repr(file)
         detail = str(e)
         if 'WeightsUnpickler error:' in detail:
             detail = detail.split('WeightsUnpickler error:', 1)[1]
@@ -119,9 +200,3 @@ def load_from_local_safely(filename: str, map_location: Any = None) -> Any:
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
     return safe_torch_load(filename, map_location=map_location)
-
-
-def register_safe_checkpoint_loader() -> None:
-    """Make mmengine load local checkpoints through the safe loader."""
-    CheckpointLoader.register_scheme(
-        prefixes='', loader=load_from_local_safely, force=True)
