@@ -55,7 +55,7 @@ env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=140,
+        type='SafeCheckpointHook', by_epoch=False, interval=140,
         max_keep_ckpts=1),
     visualization=dict(type='MultiTaskVisualizationHook'))
 # LPS with the NYUD-v2 spread, weights updated once per epoch (50

@@ -1,11 +1,17 @@
-"""Training-time machinery: task balancers and hooks."""
+"""Training-time machinery: task balancers, hooks and the atomic file
+backend of the checkpoints."""
+from .atomic_local_backend import AtomicLocalBackend, atomic_write
 from .balancers import (BaseTaskBalancer, DynamicWeightAverage,
                         FixedTaskWeights, LossGrouper, LossPrioritization,
                         PeriodicTaskBalancer, UncertaintyWeighting)
-from .hooks import MultiTaskVisualizationHook, TaskBalanceHook
+from .hooks import (MultiTaskVisualizationHook, NonFiniteModelError,
+                    SafeCheckpointHook, TaskBalanceHook,
+                    find_resumable_checkpoint, nonfinite_tensors)
 
 __all__ = [
     'BaseTaskBalancer', 'PeriodicTaskBalancer', 'DynamicWeightAverage',
     'FixedTaskWeights', 'LossGrouper', 'LossPrioritization',
-    'UncertaintyWeighting', 'TaskBalanceHook', 'MultiTaskVisualizationHook'
+    'UncertaintyWeighting', 'TaskBalanceHook', 'MultiTaskVisualizationHook',
+    'SafeCheckpointHook', 'NonFiniteModelError', 'find_resumable_checkpoint',
+    'nonfinite_tensors', 'AtomicLocalBackend', 'atomic_write'
 ]

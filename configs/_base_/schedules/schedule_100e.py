@@ -21,6 +21,6 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=True, interval=10, max_keep_ckpts=2),
+        type='SafeCheckpointHook', by_epoch=True, interval=10, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='MultiTaskVisualizationHook'))

@@ -19,6 +19,6 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=4000, max_keep_ckpts=2),
+        type='SafeCheckpointHook', by_epoch=False, interval=4000, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='MultiTaskVisualizationHook'))

@@ -50,7 +50,11 @@ and weight decay (or SGD momentum) would still move the parameters. With
 statistics, which the forward pass of the bad batch already updated) are
 snapshotted before every iteration and restored on a skip; the copy costs
 about as much as the buffers' size (small for usual models, see
-``tools/benchmarks/benchmark_balancers.py``).
+``tools/benchmarks/benchmark_balancers.py``). Skipping is meant for a rare
+bad batch: after ``max_consecutive_skips`` skipped iterations in a row the
+run has diverged (parameters or statistics hold inf/NaN, every later
+iteration would be skipped too), and training stops with an error naming
+the tasks and the last checkpoint written.
 """
 import logging
 from typing import Dict, List, Optional, Sequence, Union
@@ -59,7 +63,7 @@ import torch
 import torch.nn as nn
 from mmengine.dist import all_reduce, get_world_size
 from mmengine.hooks import Hook
-from mmengine.logging import print_log
+from mmengine.logging import MessageHub, print_log
 from mmengine.model import is_model_wrapper
 from mmengine.optim import BaseOptimWrapper, OptimWrapper, OptimWrapperDict
 
@@ -101,6 +105,9 @@ class TaskBalanceHook(Hook):
         restore_buffers (bool): With ``nan_policy='skip'``, restore the
             model's buffers on a skipped iteration.
             Defaults to True.
+        max_consecutive_skips (int): With ``nan_policy='skip'``, stop with
+            a ``RuntimeError`` when this many iterations in a row had
+            non-finite losses. ``0`` never stops. Defaults to 10.
         ckpt_key (str): Checkpoint key of the balancer state.
             Defaults to ``'task_balancer'``.
     """
@@ -116,6 +123,7 @@ class TaskBalanceHook(Hook):
                  side_keys: Union[str, List[str]] = r'_aux\d*$',
                  nan_policy: str = 'skip',
                  restore_buffers: bool = True,
+                 max_consecutive_skips: int = 10,
                  ckpt_key: str = 'task_balancer') -> None:
         if isinstance(balancer, dict):
             balancer = MODELS.build(balancer)
@@ -130,6 +138,15 @@ class TaskBalanceHook(Hook):
         if side_losses not in ('outside', 'inside'):
             raise ValueError("TaskBalanceHook: `side_losses` must be "
                              f"'outside' or 'inside', got {side_losses!r}")
+        if not isinstance(max_consecutive_skips,
+                          int) or max_consecutive_skips < 0:
+            raise ValueError('TaskBalanceHook: `max_consecutive_skips` must '
+                             'be an int >= 0, got '
+                             f'{max_consecutive_skips!r}')
+        self.max_consecutive_skips = max_consecutive_skips
+        self._skip_streak: List[str] = []
+        self._streak_start = 0
+        self._streak_len = 0
         self.balancer = balancer
         self.side_losses = side_losses
         if side_losses == 'outside':
@@ -224,6 +241,12 @@ class TaskBalanceHook(Hook):
         """
         if is_model_wrapper(model):
             model = model.module
+        owner = getattr(model.__dict__.get('parse_losses'), '__self__', None)
+        if isinstance(owner, TaskBalanceHook) and owner is not self:
+            raise ValueError(
+                'Two TaskBalanceHooks act on the same model: keep one '
+                'dict(type=\'TaskBalanceHook\', ...) in `custom_hooks` (each '
+                'would weight the losses of the other).')
         if self.balancer.needs_tasks_before_run and \
                 not self.balancer.initialized:
             tasks = self.grouper.declared_tasks or self.infer_tasks(model)
@@ -408,10 +431,28 @@ class TaskBalanceHook(Hook):
                 'the balancer statistics ignore it.',
                 logger='current',
                 level=logging.WARNING)
+            if not self._skip_streak:
+                self._streak_start = self._cur_iter + 1
+            self._skip_streak += [t for t in bad if t not in self._skip_streak]
+            self._streak_len += 1
+            if 0 < self.max_consecutive_skips <= self._streak_len:
+                raise RuntimeError(
+                    f'TaskBalanceHook: {self._streak_len} consecutive '
+                    f'iterations ({self._streak_start}-{self._cur_iter + 1})'
+                    ' had non-finite losses, for task(s) '
+                    f'{self._skip_streak}: training has diverged and '
+                    f'stops (max_consecutive_skips='
+                    f'{self.max_consecutive_skips}); '
+                    f'{self._last_checkpoint()}. Lower the learning rate '
+                    '(optim_wrapper.optimizer.lr) or clip gradients '
+                    '(optim_wrapper.clip_grad) and resume from that '
+                    'checkpoint (tools/train.py CONFIG --resume PATH).')
             self.num_skipped += 1
             self._skip_current = True
             balancer.update(None)
         else:
+            self._skip_streak = []
+            self._streak_len = 0
             balancer.update(reduced)
 
         log_vars = type(log_vars)(
@@ -421,6 +462,13 @@ class TaskBalanceHook(Hook):
         for task, weight in zip(balancer.tasks, weights.tolist()):
             log_vars[f'weight_{task}'] = torch.tensor(weight)
         return total, log_vars
+
+    @staticmethod
+    def _last_checkpoint() -> str:
+        last = MessageHub.get_current_instance().get_info('last_ckpt')
+        if last is None:
+            return 'no checkpoint has been written yet'
+        return f'the last checkpoint written is {last}'
 
     # ------------------------------------------------------------------
     # checkpoints
