@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Distributed training with torchrun.
+# Distributed training with torchrun (GPUs, or CPU processes with gloo).
 # Usage: bash tools/dist_train.sh CONFIG GPUS [train.py options]
 CONFIG=$1
 GPUS=$2
@@ -8,13 +8,20 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-torchrun \
+# The checkout's environment (.venv, made by `make env`) unless PYTHON is set;
+# `python -m torch.distributed.run` is torchrun without needing it on PATH.
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+if [ -z "$PYTHON" ]; then
+    if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python; fi
+fi
+
+PYTHONPATH="$ROOT":$PYTHONPATH \
+"$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \
     --master_addr="$MASTER_ADDR" \
     --nproc_per_node="$GPUS" \
     --master_port="$PORT" \
-    "$(dirname "$0")/train.py" \
+    "$ROOT/tools/train.py" \
     "$CONFIG" \
     --launcher pytorch "${@:3}"

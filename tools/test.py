@@ -13,6 +13,7 @@ from mmengine.runner import Runner
 
 import mmmtcp  # noqa: F401  (registers mmmtcp modules, checks versions)
 from mmmtcp.utils.config import load_config
+from mmmtcp.utils.dist import init_cpu_distributed
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -95,6 +96,7 @@ def build_config(args: argparse.Namespace) -> Config:
 def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = build_config(args)
+    init_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.test()
 

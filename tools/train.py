@@ -15,6 +15,7 @@ from mmengine.runner import Runner
 
 import mmmtcp  # noqa: F401  (registers mmmtcp modules, checks versions)
 from mmmtcp.utils.config import load_config
+from mmmtcp.utils.dist import init_cpu_distributed
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -84,6 +85,7 @@ def build_config(args: argparse.Namespace) -> Config:
 def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = build_config(args)
+    init_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
 

@@ -4,6 +4,8 @@ from typing import Optional
 
 from mmengine.config import Config
 
+from .dist import adapt_config_to_cpu_distributed
+
 
 def load_config(path: str,
                 cfg_options: Optional[dict] = None,
@@ -19,7 +21,9 @@ def load_config(path: str,
             ``work_dir``, which wins over ``./work_dirs/<config name>``.
 
     Returns:
-        Config: The config.
+        Config: The config. For a multi-process launch on a machine
+        without GPUs it is adapted to gloo/CPU
+        (:func:`~mmmtcp.utils.dist.adapt_config_to_cpu_distributed`).
     """
     cfg = Config.fromfile(path)
     cfg.launcher = launcher
@@ -30,4 +34,5 @@ def load_config(path: str,
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(path))[0])
+    adapt_config_to_cpu_distributed(cfg)
     return cfg

@@ -177,7 +177,7 @@ def test_kill_during_save_then_resume(tmp_path):
     cfg = tmp_path / 'cfg.py'
     cfg.write_text(f"""
 _base_ = [{base!r}]
-custom_imports = dict(imports=['mmmtcp', 'crash_hooks'],
+custom_imports = dict(imports=['mmmtcp', 'probe_hooks'],
                       allow_failed_imports=False)
 data_root = {str(data_root)!r}
 train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,

@@ -12,10 +12,13 @@ last finite checkpoint away.
 :class:`SafeCheckpointHook` keeps mmengine's options and file names and
 changes the order and the checks:
 
-1. Before every save (periodic, last and best), the model's parameters and
-   buffers are checked on every rank; if any is non-finite, nothing is
-   written and training stops with an error naming the tensors and the
-   last finite checkpoint.
+1. Before every save (periodic, last and best), in multi-process runs the
+   buffers (e.g. BatchNorm running statistics, which each rank updates
+   with its own batches) are averaged over the ranks, so every rank and
+   the checkpoint hold the same model; then the parameters and buffers
+   are checked on every rank; if any is non-finite, nothing is written and
+   training stops with an error naming the tensors and the last finite
+   checkpoint.
 2. The checkpoint is written atomically (temporary file, ``fsync``,
    rename: :class:`~mmmtcp.engine.AtomicLocalBackend`).
 3. ``last_checkpoint`` is then replaced atomically, and only then is the
@@ -38,7 +41,8 @@ import re
 from typing import List, Optional
 
 import torch
-from mmengine.dist import all_reduce, get_world_size, is_main_process
+from mmengine.dist import (all_reduce, all_reduce_params, get_world_size,
+                           is_main_process)
 from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
@@ -209,6 +213,8 @@ class SafeCheckpointHook(CheckpointHook):
                 os.remove(tmp)
 
     def _check_finite(self, runner, what: str) -> None:
+        if get_world_size() > 1:
+            all_reduce_params(runner.model.buffers(), op='mean')
         bad = nonfinite_tensors(runner.model)
         count = torch.tensor([float(len(bad))])
         if get_world_size() > 1:
