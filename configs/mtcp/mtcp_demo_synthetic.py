@@ -57,7 +57,9 @@ default_hooks = dict(
     checkpoint=dict(
         type='SafeCheckpointHook', by_epoch=False, interval=140,
         max_keep_ckpts=1),
-    visualization=dict(type='MultiTaskVisualizationHook'))
+    visualization=dict(type='MultiTaskVisualizationHook'),
+    # model, data sets and evaluators agree on tasks and classes
+    multi_task_check=dict(type='MultiTaskCheckHook'))
 # LPS with the NYUD-v2 spread, weights updated once per epoch (50
 # iterations of the 200-scene set). Two settings differ from the paper's
 # formula, both equal to it to first order when the per-period loss changes

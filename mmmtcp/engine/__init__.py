@@ -4,7 +4,7 @@ from .atomic_local_backend import AtomicLocalBackend, atomic_write
 from .balancers import (BaseTaskBalancer, DynamicWeightAverage,
                         FixedTaskWeights, LossGrouper, LossPrioritization,
                         PeriodicTaskBalancer, UncertaintyWeighting)
-from .hooks import (MultiTaskVisualizationHook, NonFiniteModelError,
+from .hooks import (MultiTaskCheckHook, MultiTaskVisualizationHook, NonFiniteModelError,
                     SafeCheckpointHook, TaskBalanceHook,
                     find_resumable_checkpoint, nonfinite_tensors)
 
@@ -12,6 +12,6 @@ __all__ = [
     'BaseTaskBalancer', 'PeriodicTaskBalancer', 'DynamicWeightAverage',
     'FixedTaskWeights', 'LossGrouper', 'LossPrioritization',
     'UncertaintyWeighting', 'TaskBalanceHook', 'MultiTaskVisualizationHook',
-    'SafeCheckpointHook', 'NonFiniteModelError', 'find_resumable_checkpoint',
+    'SafeCheckpointHook', 'MultiTaskCheckHook', 'NonFiniteModelError', 'find_resumable_checkpoint',
     'nonfinite_tensors', 'AtomicLocalBackend', 'atomic_write'
 ]

@@ -23,4 +23,6 @@ default_hooks = dict(
     checkpoint=dict(
         type='SafeCheckpointHook', by_epoch=True, interval=10, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='MultiTaskVisualizationHook'))
+    visualization=dict(type='MultiTaskVisualizationHook'),
+    # model, data sets and evaluators agree on tasks and classes
+    multi_task_check=dict(type='MultiTaskCheckHook'))
