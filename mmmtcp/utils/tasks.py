@@ -50,6 +50,8 @@ class TaskSpec:
 
 
 IGNORE_INDEX = 255
+#: label of a predicted pixel whose raw output was non-finite (no class)
+NONFINITE_LABEL = -1
 
 TASKS: Dict[str, TaskSpec] = {
     'semseg':

@@ -2,8 +2,9 @@ from .boundary import (boundary_match_counts, boundary_pr_counts, dilate_disk,
                        f_measure, label_boundaries, pr_from_counts, thin,
                        tolerance_in_pixels)
 from .coherence import edge_seg_stats, normal_depth_stats
-from .dense import (ANGLE_BIN_WIDTH, ANGLE_THRESHOLDS, depth_stats,
-                    edge_stats, histogram_median, label_stats, normal_stats,
+from .dense import (ANGLE_BIN_WIDTH, ANGLE_THRESHOLDS, NONFINITE_LABEL,
+                    WORST_ANGLE, depth_stats, edge_stats, histogram_median,
+                    label_stats, nonfinite_labels, normal_stats,
                     saliency_stats, sum_stats, summarize_depth,
                     summarize_edges, summarize_labels, summarize_normals,
                     summarize_saliency, thresholds_between)
@@ -14,8 +15,9 @@ from .sample import get_metainfo, get_pixel_data, write_prediction
 __all__ = [
     'boundary_match_counts', 'boundary_pr_counts', 'dilate_disk', 'f_measure',
     'label_boundaries', 'pr_from_counts', 'thin', 'tolerance_in_pixels',
-    'ANGLE_BIN_WIDTH', 'ANGLE_THRESHOLDS', 'depth_stats', 'edge_stats',
-    'histogram_median', 'label_stats', 'normal_stats', 'saliency_stats',
+    'ANGLE_BIN_WIDTH', 'ANGLE_THRESHOLDS', 'NONFINITE_LABEL', 'WORST_ANGLE',
+    'depth_stats', 'edge_stats', 'histogram_median', 'label_stats',
+    'nonfinite_labels', 'normal_stats', 'saliency_stats',
     'sum_stats', 'summarize_depth', 'summarize_edges', 'summarize_labels',
     'summarize_normals', 'summarize_saliency', 'thresholds_between',
     'angular_error', 'axes_matrix', 'normals_from_depth', 'scaled_intrinsics',

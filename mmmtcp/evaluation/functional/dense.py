@@ -10,11 +10,37 @@ InvPT).
 
 Units of the summaries: mIoU, accuracies, F-measures and "within" ratios in
 percent; depth errors in the depth unit (metres); angles in degrees.
+
+Non-finite predictions: a predicted pixel that is NaN, +inf or -inf (in any
+channel of a normal; :data:`NONFINITE_LABEL` in a label map) never raises an
+error or makes a metric NaN. On pixels the metric evaluates (valid ground
+truth) it is scored as the worst error the metric can give, and every
+``*_stats`` dict has a ``nonfinite`` entry counting those pixels (per
+ground-truth class for labels, a scalar otherwise). Per task:
+
+- labels (semseg, human_parts): a prediction of no class. The pixel is a
+  false negative of its ground-truth class and a false positive of none,
+  so it lowers that class's IoU and the pixel accuracy.
+- depth: the worst prediction in the image's depth range ``[0, D]``, ``D``
+  the largest valid ground-truth depth of the image. Each error takes the
+  largest value a prediction in that range can have at the pixel: absolute
+  error ``max(g, D - g)`` (squared for the RMSE, over ``g`` for abs-rel)
+  and log error ``max(log g - log 1e-9, log D - log g)`` (1e-9 is the floor
+  of the log). All depth metrics stay finite.
+- normals: 180 degrees (last histogram bin, within no threshold).
+- saliency: the probability that is wrong at every threshold, ``1 - gt``:
+  never positive on foreground, always positive on background.
+- edge: never a boundary candidate (so it neither matches nor recalls a
+  ground-truth pixel) and counted as an unmatched predicted boundary pixel
+  (a false positive) at every threshold. ``1 - gt`` would not be worst
+  here: thinning and the matching tolerance can turn a band of false
+  positives next to a boundary into hits.
 """
 from typing import Dict, Iterable, List, Optional
 
 import numpy as np
 
+from mmmtcp.utils.tasks import NONFINITE_LABEL
 from .boundary import (boundary_pr_counts, f_measure, pr_from_counts,
                        tolerance_in_pixels)
 from .geometry import angular_error
@@ -26,6 +52,14 @@ ANGLE_BIN_WIDTH = 0.1
 ANGLE_BINS = int(round(180 / ANGLE_BIN_WIDTH))
 #: Thresholds (degrees) of the "within" normal accuracies.
 ANGLE_THRESHOLDS = (11.25, 22.5, 30.0)
+#: Angle (degrees) given to a non-finite predicted normal.
+WORST_ANGLE = 180.0
+#: Floor of depth predictions inside the log error.
+LOG_DEPTH_FLOOR = 1e-9
+# NONFINITE_LABEL (from mmmtcp.utils.tasks) is the label of a pixel whose
+# prediction is not finite. ``MultiTaskSegmentor`` writes it where a pixel's
+# logits are not all finite (argmax would otherwise pick a class for NaN
+# logits); it matches no class.
 
 
 def sum_stats(stats: Iterable[Stats]) -> Stats:
@@ -55,11 +89,45 @@ def thresholds_between(num: int) -> np.ndarray:
     return np.arange(1, num + 1, dtype=np.float64) / (num + 1)
 
 
+def nonfinite_labels(pred: np.ndarray) -> np.ndarray:
+    """Pixels of a label map whose prediction is not finite.
+
+    Args:
+        pred (np.ndarray): Label map, integer (where
+            :data:`NONFINITE_LABEL` marks non-finite pixels) or float (where
+            NaN / inf do too).
+
+    Returns:
+        np.ndarray: Bool mask of the shape of ``pred``.
+    """
+    pred = np.asarray(pred)
+    bad = pred == NONFINITE_LABEL
+    if pred.dtype.kind in 'fc':
+        bad |= ~np.isfinite(pred)
+    return bad
+
+
 # --------------------------------------------------------------- labels ----
 def label_stats(pred: np.ndarray, gt: np.ndarray, num_classes: int,
                 ignore_index: int = 255, task: str = 'semseg') -> Stats:
-    """Confusion matrix (rows gt, columns prediction) of one label map."""
-    pred = np.asarray(pred).astype(np.int64).reshape(-1)
+    """Confusion matrix (rows gt, columns prediction) of one label map.
+
+    Args:
+        pred (np.ndarray): Predicted label map; :data:`NONFINITE_LABEL` or a
+            non-finite float marks a pixel whose prediction is not finite.
+        gt (np.ndarray): Ground-truth label map.
+        num_classes (int): Number of classes.
+        ignore_index (int): Ground-truth label of unevaluated pixels.
+        task (str): Task name for error messages.
+
+    Returns:
+        dict: ``confusion`` (``C x C``) over valid pixels with a finite
+        prediction, and ``nonfinite`` (``C``): per ground-truth class, the
+        valid pixels whose prediction is not finite. Such a pixel is a
+        prediction of no class: a false negative of its ground-truth class
+        (see :func:`summarize_labels`) and a false positive of none.
+    """
+    pred = np.asarray(pred).reshape(-1)
     gt = np.asarray(gt).astype(np.int64).reshape(-1)
     valid = gt != ignore_index
     pred, gt = pred[valid], gt[valid]
@@ -68,22 +136,30 @@ def label_stats(pred: np.ndarray, gt: np.ndarray, num_classes: int,
             f'{task}: ground-truth label {int(gt.max())} outside '
             f'[0, {num_classes}) and not the ignore index {ignore_index}; '
             'check the class list in dataset_meta')
+    bad = nonfinite_labels(pred)
+    pred = pred[~bad].astype(np.int64)
     if pred.size and (pred.min() < 0 or pred.max() >= num_classes):
         raise ValueError(f'{task}: predicted label outside '
                          f'[0, {num_classes}): {int(pred.min())}..'
                          f'{int(pred.max())}')
     conf = np.bincount(
-        gt * num_classes + pred, minlength=num_classes**2).reshape(
+        gt[~bad] * num_classes + pred, minlength=num_classes**2).reshape(
             num_classes, num_classes)
-    return {'confusion': conf}
+    missed = np.bincount(gt[bad], minlength=num_classes).astype(np.int64)
+    return {'confusion': conf, 'nonfinite': missed}
 
 
 def summarize_labels(stats: Stats,
                      ignore_empty_classes: bool = True) -> Dict[str, float]:
     """mIoU and pixel accuracy from a summed confusion matrix.
 
+    Pixels with a non-finite prediction (``stats['nonfinite']``, per
+    ground-truth class) are false negatives of their class: they add to the
+    class's union and to the number of pixels, never to a true positive.
+
     Args:
-        stats (dict): ``{'confusion': C x C}``.
+        stats (dict): ``{'confusion': C x C}`` and optionally
+            ``{'nonfinite': C}``.
         ignore_empty_classes (bool): Leave classes out of the mean when they
             occur neither in the ground truth nor in the prediction
             (``TP + FP + FN = 0``). If False, their IoU counts as 0, which is
@@ -96,15 +172,18 @@ def summarize_labels(stats: Stats,
         dict: ``mIoU``, ``aAcc`` (percent) and ``IoU`` (per class array).
     """
     conf = stats['confusion'].astype(np.float64)
+    missed = np.zeros(conf.shape[0])
+    if 'nonfinite' in stats:
+        missed = np.asarray(stats['nonfinite'], dtype=np.float64)
     tp = np.diag(conf)
-    union = conf.sum(0) + conf.sum(1) - tp
+    union = conf.sum(0) + conf.sum(1) - tp + missed
     iou = np.where(union > 0, tp / np.where(union > 0, union, 1), 0.0)
     if ignore_empty_classes:
         present = union > 0
         miou = iou[present].mean() if present.any() else np.nan
     else:
         miou = iou.mean()
-    total = conf.sum()
+    total = conf.sum() + missed.sum()
     acc = tp.sum() / total if total > 0 else np.nan
     iou_out = np.where(union > 0, iou, np.nan) * 100
     return {'mIoU': float(miou) * 100, 'aAcc': float(acc) * 100,
@@ -113,17 +192,48 @@ def summarize_labels(stats: Stats,
 
 # ---------------------------------------------------------------- depth ----
 def depth_stats(pred: np.ndarray, gt: np.ndarray) -> Stats:
-    """Squared, relative and log errors summed over pixels with gt > 0."""
+    """Squared, relative and log errors summed over pixels with gt > 0.
+
+    A non-finite prediction (NaN, +inf, -inf) at a pixel with ground truth
+    ``g`` is scored as the worst prediction in the image's depth range
+    ``[0, D]``, ``D`` the largest valid ground-truth depth of the image:
+    each error takes the largest value a prediction in that range can have
+    there, i.e. absolute error ``max(g, D - g)`` (squared error and abs-rel
+    follow from it) and log error ``max(log g - log 1e-9, log D - log g)``
+    (predictions are floored at 1e-9 in the log). So every depth metric stays
+    finite, and a non-finite pixel is at least as bad as any finite
+    prediction in ``[0, D]``; only a finite prediction beyond ``D`` can be
+    worse.
+
+    Args:
+        pred (np.ndarray): ``H x W`` predicted depth.
+        gt (np.ndarray): ``H x W`` ground-truth depth; ``<= 0`` is invalid.
+
+    Returns:
+        dict: ``count`` of valid pixels, sums ``sq_err``, ``abs_rel`` and
+        ``log_sq_err`` over them, and ``nonfinite``: valid pixels whose
+        prediction is not finite.
+    """
     pred = np.asarray(pred, dtype=np.float64)
     gt = np.asarray(gt, dtype=np.float64)
     valid = gt > 0
     p, g = pred[valid], gt[valid]
-    log_diff = np.log(np.maximum(p, 1e-9)) - np.log(g)
+    bad = ~np.isfinite(p)
+    p = np.where(bad, g, p)  # placeholder, replaced by the worst error
+    abs_err = np.abs(p - g)
+    log_err = np.abs(np.log(np.maximum(p, LOG_DEPTH_FLOOR)) - np.log(g))
+    if bad.any():
+        far, g_bad = g.max(), g[bad]
+        abs_err[bad] = np.maximum(g_bad, far - g_bad)
+        log_err[bad] = np.maximum(
+            np.log(g_bad) - np.log(LOG_DEPTH_FLOOR),
+            np.log(far) - np.log(g_bad))
     return {
         'count': np.int64(valid.sum()),
-        'sq_err': np.float64(((p - g)**2).sum()),
-        'abs_rel': np.float64((np.abs(p - g) / g).sum()),
-        'log_sq_err': np.float64((log_diff**2).sum()),
+        'sq_err': np.float64((abs_err**2).sum()),
+        'abs_rel': np.float64((abs_err / g).sum()),
+        'log_sq_err': np.float64((log_err**2).sum()),
+        'nonfinite': np.int64(bad.sum()),
     }
 
 
@@ -143,12 +253,26 @@ def summarize_depth(stats: Stats) -> Dict[str, float]:
 def normal_stats(pred: np.ndarray, gt: np.ndarray) -> Stats:
     """Angular-error sums and histogram over pixels with non-zero gt.
 
+    A predicted normal with a non-finite component (NaN, +inf, -inf) has
+    the worst angle, :data:`WORST_ANGLE` = 180 degrees: it falls in the last
+    histogram bin and within no threshold.
+
     Args:
         pred (np.ndarray): ``H x W x 3`` predicted normals (normalized here).
         gt (np.ndarray): ``H x W x 3`` ground truth; all-zero is invalid.
+
+    Returns:
+        dict: ``count``, ``sum`` and ``sq_sum`` of the angles (degrees),
+        ``within`` (pixels below each of :data:`ANGLE_THRESHOLDS`), ``hist``
+        (0.1 degree bins) and ``nonfinite`` (valid pixels whose prediction
+        is not finite).
     """
-    valid = np.any(np.asarray(gt) != 0, axis=-1)
-    ang = angular_error(np.asarray(pred)[valid], np.asarray(gt)[valid])
+    gt = np.asarray(gt)
+    valid = np.any(gt != 0, axis=-1)
+    pred = np.asarray(pred)[valid]
+    bad = ~np.all(np.isfinite(pred), axis=-1)
+    ang = angular_error(np.where(bad[:, None], 0.0, pred), gt[valid])
+    ang[bad] = WORST_ANGLE
     bins = np.minimum((ang / ANGLE_BIN_WIDTH).astype(np.int64),
                       ANGLE_BINS - 1)
     return {
@@ -158,6 +282,7 @@ def normal_stats(pred: np.ndarray, gt: np.ndarray) -> Stats:
         'within': np.array([(ang < t).sum() for t in ANGLE_THRESHOLDS],
                            dtype=np.int64),
         'hist': np.bincount(bins, minlength=ANGLE_BINS).astype(np.int32),
+        'nonfinite': np.int64(bad.sum()),
     }
 
 
@@ -202,11 +327,30 @@ def summarize_normals(stats: Stats) -> Dict[str, float]:
 def saliency_stats(prob: np.ndarray, gt: np.ndarray, thresholds: np.ndarray,
                    ignore_index: int = 255) -> Stats:
     """Per-threshold true/predicted/actual positives and the 2-class
-    confusion matrix at 0.5 over pixels whose gt is not ``ignore_index``."""
+    confusion matrix at 0.5 over pixels whose gt is not ``ignore_index``.
+
+    A non-finite probability (NaN, +inf, -inf) is scored as the probability
+    that is wrong at every threshold, ``1 - gt``: never positive on a
+    foreground pixel, always positive on a background pixel (whatever the
+    thresholds).
+
+    Args:
+        prob (np.ndarray): ``H x W`` foreground probability.
+        gt (np.ndarray): ``H x W`` ground truth, foreground where ``> 0``.
+        thresholds (np.ndarray): Thresholds; positive when ``prob >= t``.
+        ignore_index (int): Ground-truth label of unevaluated pixels.
+
+    Returns:
+        dict: ``tp``, ``pp`` (per threshold), ``ap``, ``confusion`` (2 x 2
+        at 0.5) and ``nonfinite`` (valid pixels whose prediction is not
+        finite).
+    """
     prob = np.asarray(prob, dtype=np.float64).reshape(-1)
     gt = np.asarray(gt).reshape(-1)
     valid = gt != ignore_index
     prob, fg = prob[valid], gt[valid] > 0
+    bad = ~np.isfinite(prob)
+    prob = np.where(bad, np.where(fg, -np.inf, np.inf), prob)
     # number of thresholds t with prob >= t
     level = np.searchsorted(thresholds, prob, side='right')
     n = len(thresholds)
@@ -223,6 +367,7 @@ def saliency_stats(prob: np.ndarray, gt: np.ndarray, thresholds: np.ndarray,
         'pp': pp.astype(np.int64),
         'ap': np.int64(fg.sum()),
         'confusion': conf,
+        'nonfinite': np.int64(bad.sum()),
     }
 
 
@@ -249,27 +394,44 @@ def edge_stats(prob: np.ndarray,
                ignore_index: int = 255) -> Stats:
     """Boundary matching counts of one image at all thresholds.
 
+    A non-finite probability (NaN, +inf, -inf) on a valid pixel is never a
+    boundary candidate, so it neither matches nor recalls a ground-truth
+    pixel, and it counts as an unmatched predicted boundary pixel (a false
+    positive) at every threshold: it lowers precision at every threshold
+    and cannot raise recall. (``1 - gt`` would not be the worst value here:
+    thinning and the matching tolerance can turn false positives next to a
+    ground-truth boundary into hits.)
+
     Args:
         prob (np.ndarray): ``H x W`` boundary probability.
         gt (np.ndarray): ``H x W`` 0/1 boundary map, ``ignore_index`` pixels
             are removed from both maps.
         tolerance (float): Matching distance as a fraction of the diagonal.
         thresholds (np.ndarray): Thresholds.
+        ignore_index (int): Ground-truth label of unevaluated pixels.
 
     Returns:
         dict: ``counts`` (``N x 4``: matched / total predicted pixels,
-        recalled / total gt pixels per threshold) and ``ois_counts`` (the
-        counts at this image's best-F threshold).
+        recalled / total gt pixels per threshold), ``ois_counts`` (the
+        counts at this image's best-F threshold) and ``nonfinite`` (valid
+        pixels whose prediction is not finite).
     """
     gt = np.asarray(gt)
     valid = gt != ignore_index
+    prob = np.asarray(prob, dtype=np.float64)
+    bad = ~np.isfinite(prob) & valid
     max_dist = tolerance_in_pixels(gt.shape, tolerance)
     counts = boundary_pr_counts(
-        np.asarray(prob, dtype=np.float64), (gt == 1) & valid, max_dist,
+        np.where(bad, -np.inf, prob), (gt == 1) & valid, max_dist,
         thresholds, valid=valid)
+    counts[:, 1] += int(bad.sum())
     precision, recall = pr_from_counts(counts)
     best = int(np.argmax(f_measure(precision, recall)))
-    return {'counts': counts, 'ois_counts': counts[best].copy()}
+    return {
+        'counts': counts,
+        'ois_counts': counts[best].copy(),
+        'nonfinite': np.int64(bad.sum())
+    }
 
 
 def summarize_edges(stats: Stats) -> Dict[str, float]:

@@ -12,6 +12,7 @@ import torch
 from mmengine.utils import mkdir_or_exist
 
 from mmmtcp.utils import get_task
+from .dense import nonfinite_labels
 
 
 def get_pixel_data(sample: Union[Mapping, Any],
@@ -56,7 +57,10 @@ def write_prediction(out_dir: str, stem: str, task: str,
     Labels (semseg, human_parts) as uint8 PNG ids, depth as float32 ``.npy``
     (metres), normals as PNG with RGB = ``(n + 1) * 255 / 2``, edge and
     saliency probabilities as uint8 PNG ``round(p * 255)``; the file is
-    ``<out_dir>/<task>/<stem>.<ext>``.
+    ``<out_dir>/<task>/<stem>.<ext>``. Non-finite predictions, which a PNG
+    cannot hold, are written as 255 (the ignore id) in label maps
+    (:data:`NONFINITE_LABEL` or NaN / inf) and as 0 (the zero normal
+    component, probability 0) in the other PNGs; depth keeps them.
 
     Args:
         out_dir (str): Output root.
@@ -73,16 +77,21 @@ def write_prediction(out_dir: str, stem: str, task: str,
         mkdir_or_exist(osp.dirname(path))
         np.save(path, np.asarray(pred, dtype=np.float32))
         return path
+    pred = np.asarray(pred)
     if kind == 'label':
+        bad = nonfinite_labels(pred)
+        pred = np.where(bad, 255, pred)
         if pred.size and (pred.min() < 0 or pred.max() > 255):
             raise ValueError(f'{task} labels outside 0..255 cannot be '
                              'written as a uint8 PNG')
         img = pred.astype(np.uint8)
-    elif kind == 'normal':
-        rgb = np.clip((pred + 1.0) * 255.0 / 2.0, 0, 255)
-        img = np.round(rgb).astype(np.uint8)[..., ::-1]  # BGR for OpenCV
     else:
-        img = np.round(np.clip(pred, 0, 1) * 255).astype(np.uint8)
+        pred = np.where(np.isfinite(pred), pred, 0.0)
+        if kind == 'normal':
+            rgb = np.clip((pred + 1.0) * 255.0 / 2.0, 0, 255)
+            img = np.round(rgb).astype(np.uint8)[..., ::-1]  # BGR, OpenCV
+        else:
+            img = np.round(np.clip(pred, 0, 1) * 255).astype(np.uint8)
     path = osp.join(out_dir, task, stem + '.png')
     mmcv.imwrite(img, path)
     return path

@@ -46,6 +46,19 @@ LOWER_IS_BETTER = {('depth', 'rmse'), ('depth', 'abs_rel'),
                    ('depth', 'log_rmse'), ('normals', 'mean'),
                    ('normals', 'median'), ('normals', 'rmse')}
 _CLASS_KEYS = {'semseg': 'classes', 'human_parts': 'human_parts_classes'}
+#: How each task scores a non-finite predicted pixel (see the functional
+#: ``*_stats`` docstrings for the exact rules).
+NONFINITE_RULES = {
+    'semseg': 'a prediction of no class (a miss of its ground-truth class)',
+    'human_parts':
+    'a prediction of no class (a miss of its ground-truth class)',
+    'depth': "the worst depth in [0, the image's largest valid gt depth]",
+    'normals': 'an angular error of 180 degrees',
+    'edge': 'an unmatched boundary pixel at every threshold',
+    'saliency': 'the wrong side of every threshold (1 - gt)',
+    'coherence.normal_depth_angle': 'an angle of 180 degrees',
+    'coherence.edge_seg_F': 'an unmatched boundary pixel',
+}
 
 
 @METRICS.register_module()
@@ -107,6 +120,24 @@ class MultiTaskMetric(BaseMetric):
       between two known labels of the gt label map, both restricted to
       pixels where neither the gt edge nor the gt label is 255), the
       reference level of a perfect model.
+    - ``<task>.nonfinite_pixels`` (int, present only when > 0): number of
+      evaluated pixels of the data set (valid ground truth) whose
+      prediction was NaN, +inf or -inf (in any channel of a normal;
+      ``NONFINITE_LABEL`` = -1 in a label map, which
+      :class:`MultiTaskSegmentor` writes where the logits are not all
+      finite). Those pixels are scored as the task's worst error, never
+      dropped: labels as a prediction of no class (a false negative of the
+      ground-truth class, a false positive of none, so it lowers that IoU
+      and aAcc); depth as the worst prediction in ``[0, D]`` (``D`` the
+      image's largest valid gt depth), which keeps every depth metric
+      finite; normals as 180 degrees; saliency as ``1 - gt`` (wrong at every
+      threshold); edges as an unmatched predicted boundary pixel at every
+      threshold. ``coherence.<measure>.nonfinite_pixels`` likewise counts
+      the pixels a coherence measure scored as the worst (180 degrees, or
+      an unmatched boundary pixel) because an input was not finite. Every
+      non-zero count also logs one warning per task (or measure) and
+      evaluation naming it. The counts are part of the summed stats, so
+      they cover all ranks in distributed evaluation.
 
     Boundary protocol: for each threshold ``k / (num_thresholds + 1)`` the
     probability map is binarized (``prob >= t``), thinned to one pixel
@@ -195,6 +226,7 @@ class MultiTaskMetric(BaseMetric):
         self.coherence_on_gt = coherence_on_gt
         self.ignore_empty_classes = ignore_empty_classes
         self.output_dir = output_dir
+        self._num_evaluations = 0
 
     def _check_baselines(self, baselines) -> Dict[str, Dict[str, float]]:
         if not baselines:
@@ -417,6 +449,7 @@ class MultiTaskMetric(BaseMetric):
         """
         metrics: Dict[str, float] = {}
         per_task: Dict[str, Dict[str, float]] = {}
+        self._num_evaluations += 1
         for task in self.tasks:
             total = sum_stats(r[task] for r in results)
             if not total:
@@ -438,6 +471,7 @@ class MultiTaskMetric(BaseMetric):
                 values = summarize_edges(total)
             per_task[task] = values
             metrics.update({f'{task}.{k}': v for k, v in values.items()})
+            self._report_nonfinite(metrics, task, total)
         if self.baselines:
             metrics['delta_m'] = self.delta_m(per_task)
         if self.coherence and results:
@@ -451,7 +485,35 @@ class MultiTaskMetric(BaseMetric):
                 else:
                     p, r = pr_from_counts(total['counts'])
                     metrics[key] = float(f_measure(p, r)) * 100
+                self._report_nonfinite(metrics, key, total)
         return metrics
+
+    def _report_nonfinite(self, metrics: Dict[str, float], name: str,
+                          total: dict) -> None:
+        """Add ``<name>.nonfinite_pixels`` and warn when it is not zero.
+
+        The warning names the evaluation's number: MMLogger's handlers show
+        a repeated identical warning only once, and a model that keeps
+        producing NaN must be reported at every evaluation.
+
+        Args:
+            metrics (dict): The metrics being returned (updated in place).
+            name (str): Task name or coherence key.
+            total (dict): Summed stats with an optional ``nonfinite`` entry.
+        """
+        count = int(np.sum(total.get('nonfinite', 0)))
+        if count == 0:
+            return
+        metrics[f'{name}.nonfinite_pixels'] = count
+        rule = NONFINITE_RULES.get(name.replace('coherence_gt.', 'coherence.'),
+                                   'the worst error')
+        what = 'input' if name.startswith('coherence') else 'prediction'
+        print_log(
+            f'MultiTaskMetric (evaluation {self._num_evaluations}): '
+            f'{name}: {count} evaluated pixels have a '
+            f'non-finite {what} (NaN or inf); they are scored as {rule}',
+            logger='current',
+            level=logging.WARNING)
 
     def delta_m(self, per_task: Dict[str, Dict[str, float]]) -> float:
         """Multi-task gain in percent against ``self.baselines``.

@@ -25,6 +25,7 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList)
 from mmmtcp.utils import get_task
+from mmmtcp.utils.tasks import NONFINITE_LABEL
 
 
 @MODELS.register_module()
@@ -41,7 +42,11 @@ class MultiTaskSegmentor(BaseSegmentor):
     ``pred_depth_map`` (float, clamped at 0), ``pred_normal_map`` (unit
     vectors; a test-time flip is undone by flipping the map *and* negating
     the flipped axis' component) and ``pred_edge_map`` / ``pred_saliency_map``
-    (sigmoid probabilities).
+    (sigmoid probabilities). A pixel whose raw output is non-finite (NaN,
+    +inf, -inf) in any channel is marked, so that argmax, sigmoid or
+    clamping cannot turn it into an ordinary-looking prediction: label maps
+    get ``NONFINITE_LABEL`` (-1, no class) and float maps NaN; the metrics
+    score and count such pixels (see :class:`MultiTaskMetric`).
 
     **Regularizer interface.** ``regularizer`` is a list of module configs
     (or one config) built from the MODELS registry. They are used only by
@@ -304,13 +309,21 @@ class MultiTaskSegmentor(BaseSegmentor):
 
     @staticmethod
     def _activate(task: str, out: Tensor) -> Tensor:
-        """Turn a raw ``(C, H, W)`` output into the task's prediction."""
+        """Turn a raw ``(C, H, W)`` output into the task's prediction.
+
+        Pixels with a non-finite channel become ``NONFINITE_LABEL`` (labels)
+        or NaN (float maps).
+        """
         kind = get_task(task).kind
+        nonfinite = ~torch.isfinite(out).all(dim=0, keepdim=True)
         if kind == 'label':
-            return out.argmax(dim=0, keepdim=True).long()
+            labels = out.argmax(dim=0, keepdim=True).long()
+            return labels.masked_fill(nonfinite, NONFINITE_LABEL)
         if kind == 'binary':
-            return out.sigmoid()
-        if kind == 'depth':
-            return out.clamp(min=0)
-        return F.normalize(out, p=2, dim=0)
+            out = out.sigmoid()
+        elif kind == 'depth':
+            out = out.clamp(min=0)
+        else:
+            out = F.normalize(out, p=2, dim=0)
+        return out.masked_fill(nonfinite, float('nan'))
 
