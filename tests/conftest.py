@@ -1,8 +1,14 @@
 """Shared test setup."""
+import os.path as osp
+import sys
+
 import pytest
 from mmengine.registry import init_default_scope
 
 import mmmtcp  # noqa: F401  (registers every mmmtcp module)
+
+# shared helpers of the tests (tool runs, probe hooks, distributed workers)
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '_helpers'))
 
 
 @pytest.fixture(autouse=True)

@@ -4,11 +4,8 @@ deleted; no checkpoint holds inf/NaN; a process killed while saving leaves
 a checkpoint that ``tools/train.py --resume`` continues from; a truncated
 newest checkpoint is skipped."""
 import glob
-import os
 import os.path as osp
 import signal
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -19,8 +16,7 @@ from mmmtcp.datasets import generate_scenes
 from mmmtcp.engine import NonFiniteModelError, find_resumable_checkpoint
 from mmmtcp.utils import safe_torch_load
 from mmseg.registry import HOOKS
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tool_runs import ROOT, run, write_demo_config
 
 
 @pytest.fixture(scope='module')
@@ -152,39 +148,18 @@ def test_resume_skips_missing_and_broken_checkpoints(tmp_path):
 # ----------------------------------------------------------------------
 # a real training process killed while saving
 def _run_train(cfg, work_dir, cwd, *extra):
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    env['PYTHONPATH'] = os.pathsep.join(
-        [ROOT, osp.join(ROOT, 'tests', '_helpers'),
-         env.get('PYTHONPATH', '')])
-    return subprocess.run([
-        sys.executable,
+    return run([
         osp.join(ROOT, 'tools', 'train.py'), cfg, '--work-dir', work_dir,
         *extra
-    ],
-                          cwd=cwd,
-                          env=env,
-                          stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT,
-                          text=True,
-                          timeout=600)
+    ], cwd=cwd)
 
 
 def test_kill_during_save_then_resume(tmp_path):
     data_root = tmp_path / 'scenes'
     generate_scenes(str(data_root), num_train=4, num_val=1, height=120,
                     width=160, seed=0)
-    base = osp.join(ROOT, 'configs', 'mtcp', 'mtcp_demo_synthetic.py')
-    cfg = tmp_path / 'cfg.py'
-    cfg.write_text(f"""
-_base_ = [{base!r}]
-custom_imports = dict(imports=['mmmtcp', 'probe_hooks'],
-                      allow_failed_imports=False)
-data_root = {str(data_root)!r}
-train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
-                        dataset=dict(data_root=data_root))
-val_dataloader = dict(num_workers=0, persistent_workers=False,
-                      dataset=dict(data_root=data_root))
-test_dataloader = val_dataloader
+    cfg = write_demo_config(
+        str(tmp_path / 'cfg.py'), data_root, """
 train_cfg = dict(max_iters=6, val_interval=1000)
 param_scheduler = [dict(type='PolyLR', eta_min=1e-5, power=0.9, begin=0,
                         end=10, by_epoch=False)]
@@ -193,7 +168,7 @@ default_hooks = dict(logger=dict(interval=1),
 """)
     kill_cfg = tmp_path / 'cfg_kill.py'
     kill_cfg.write_text(f"""
-_base_ = [{str(cfg)!r}]
+_base_ = [{cfg!r}]
 custom_hooks = _base_.custom_hooks + [
     dict(type='KillDuringSaveHook', iteration=4)]
 """)
@@ -204,7 +179,7 @@ custom_hooks = _base_.custom_hooks + [
     assert _assert_checkpoints_finite(work_dir) == ['iter_2.pth']
 
     # resume continues from iteration 2 and keeps two checkpoints now
-    proc = _run_train(str(cfg), work_dir, str(tmp_path), '--resume',
+    proc = _run_train(cfg, work_dir, str(tmp_path), '--resume',
                       '--cfg-options',
                       'default_hooks.checkpoint.max_keep_ckpts=2')
     assert proc.returncode == 0, proc.stdout[-3000:]
@@ -219,7 +194,7 @@ custom_hooks = _base_.custom_hooks + [
         data = f.read()
     with open(newest, 'wb') as f:
         f.write(data[:len(data) // 3])
-    proc = _run_train(str(cfg), work_dir, str(tmp_path), '--resume',
+    proc = _run_train(cfg, work_dir, str(tmp_path), '--resume',
                       '--cfg-options', 'train_cfg.max_iters=8',
                       'default_hooks.checkpoint.max_keep_ckpts=2')
     assert proc.returncode == 0, proc.stdout[-3000:]

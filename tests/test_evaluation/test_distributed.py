@@ -1,7 +1,5 @@
 """MultiTaskMetric under distributed evaluation (gloo, 2 CPU processes)."""
 import json
-import os
-import socket
 
 import numpy as np
 import pytest
@@ -9,7 +7,9 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from dist_eval import eval_worker
 from test_multi_task_metric import ALL_TASKS, META, make_sample, planar_scene
+from tool_runs import free_port
 
 CFG = dict(tasks=ALL_TASKS, coherence=True, num_thresholds=9)
 NUM = 5
@@ -42,30 +42,16 @@ def evaluate(indices):
     return metric.evaluate(NUM)
 
 
-def worker(rank: int, world: int, port: int, out_file: str) -> None:
-    os.environ['MASTER_ADDR'] = '127.0.0.1'
-    os.environ['MASTER_PORT'] = str(port)
-    dist.init_process_group('gloo', rank=rank, world_size=world)
-    # DefaultSampler order with padding: rank 0 -> 0, 2, 4; rank 1 -> 1, 3, 0
-    padded = list(range(NUM)) + [0]
-    metrics = evaluate(padded[rank::world])
-    if rank == 0:
-        with open(out_file, 'w') as f:
-            json.dump(metrics, f)
-    dist.destroy_process_group()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
 
 @pytest.mark.skipif(not dist.is_available(), reason='no torch.distributed')
 def test_two_ranks_equal_one_process(tmp_path):
     torch.set_num_threads(1)
     out_file = str(tmp_path / 'metrics.json')
-    mp.spawn(worker, args=(2, free_port(), out_file), nprocs=2, join=True)
+    mp.spawn(
+        eval_worker,
+        args=(2, free_port(), out_file, evaluate, NUM),
+        nprocs=2,
+        join=True)
     with open(out_file) as f:
         distributed = json.load(f)
     single = evaluate(list(range(NUM)))

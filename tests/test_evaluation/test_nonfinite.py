@@ -3,9 +3,7 @@ counted and reported, never a crash or a NaN metric."""
 import json
 import logging
 import math
-import os
 import os.path as osp
-import socket
 
 import cv2
 import numpy as np
@@ -24,8 +22,10 @@ from mmmtcp.evaluation.functional import (
     summarize_saliency, thresholds_between)
 from mmmtcp.utils import get_task
 from mmseg.registry import MODELS
+from dist_eval import eval_worker
 from test_multi_task_metric import (ALL_TASKS, H, META, W, make_sample,
                                     perfect_preds, planar_scene, run)
+from tool_runs import free_port
 
 NAN, INF = float('nan'), float('inf')
 LOG_FLOOR = 1e-9
@@ -519,24 +519,6 @@ def evaluate(indices):
     return metric.evaluate(NUM)
 
 
-def worker(rank: int, world: int, port: int, out_file: str) -> None:
-    os.environ['MASTER_ADDR'] = '127.0.0.1'
-    os.environ['MASTER_PORT'] = str(port)
-    dist.init_process_group('gloo', rank=rank, world_size=world)
-    # DefaultSampler order with padding: rank 0 -> 0, 2, 4; rank 1 -> 1, 3, 0
-    padded = list(range(NUM)) + [0]
-    metrics = evaluate(padded[rank::world])
-    if rank == 0:
-        with open(out_file, 'w') as f:
-            json.dump(metrics, f)
-    dist.destroy_process_group()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
 
 @pytest.mark.skipif(not dist.is_available(), reason='no torch.distributed')
 def test_nonfinite_counts_across_two_ranks(tmp_path):
@@ -546,7 +528,11 @@ def test_nonfinite_counts_across_two_ranks(tmp_path):
     assert single['depth.nonfinite_pixels'] == H * (10 + 13)
     assert single['normals.nonfinite_pixels'] == H * (10 + 13)
     out_file = str(tmp_path / 'metrics.json')
-    mp.spawn(worker, args=(2, free_port(), out_file), nprocs=2, join=True)
+    mp.spawn(
+        eval_worker,
+        args=(2, free_port(), out_file, evaluate, NUM),
+        nprocs=2,
+        join=True)
     with open(out_file) as f:
         distributed = json.load(f)
     assert distributed.keys() == single.keys()

@@ -4,32 +4,18 @@ the checkpoint, and ``tools/test.py`` evaluates it, writing pictures and
 raw predictions."""
 import glob
 import json
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
 
 from mmmtcp.datasets import generate_scenes
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tool_runs import ROOT, run, write_demo_config
 
 
 def _write_config(path, data_root):
-    base = osp.join(ROOT, 'configs', 'mtcp', 'mtcp_demo_synthetic.py')
-    text = f"""
-_base_ = [{base!r}]
-data_root = {str(data_root)!r}
-train_dataloader = dict(
-    batch_size=2, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root))
-val_dataloader = dict(
-    num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root))
-test_dataloader = val_dataloader
+    write_demo_config(path, data_root, """
 train_cfg = dict(max_iters=2, val_interval=1000)
 param_scheduler = [
     dict(type='PolyLR', eta_min=1e-5, power=0.9, begin=0, end=4,
@@ -38,22 +24,11 @@ param_scheduler = [
 default_hooks = dict(
     logger=dict(interval=1),
     checkpoint=dict(interval=2, max_keep_ckpts=3))
-"""
-    with open(path, 'w') as f:
-        f.write(text)
+""")
 
 
 def _run(args, cwd):
-    env = dict(os.environ, OMP_NUM_THREADS='2')
-    # the tools import this checkout's mmmtcp, whichever one is installed
-    env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
-    proc = subprocess.run([sys.executable, *args],
-                          cwd=cwd,
-                          env=env,
-                          stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT,
-                          text=True,
-                          timeout=600)
+    proc = run(args, cwd=cwd, env=dict(OMP_NUM_THREADS='2'), timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:]
     return proc.stdout
 

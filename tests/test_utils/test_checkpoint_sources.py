@@ -7,8 +7,6 @@ import functools
 import http.server
 import os
 import os.path as osp
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -22,8 +20,7 @@ from mmpretrain.models.backbones import VisionTransformer as PretrainViT
 from mmmtcp.datasets import generate_scenes
 from mmmtcp.utils import BrokenCheckpointError, UnsafeCheckpointError
 from mmseg.models.backbones import VisionTransformer
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tool_runs import ROOT, run, write_demo_config
 
 
 class _Payload:
@@ -179,28 +176,14 @@ def test_openmmlab_name_resolved_to_url(server, caches):
 def test_test_tool_refuses_url_checkpoint(server, tmp_path):
     data_root = tmp_path / 'scenes'
     generate_scenes(str(data_root), num_train=1, num_val=1, seed=0)
-    cfg = tmp_path / 'cfg.py'
-    base = osp.join(ROOT, 'configs', 'mtcp', 'mtcp_demo_synthetic.py')
-    cfg.write_text(f"""
-_base_ = [{base!r}]
-test_dataloader = dict(num_workers=0, persistent_workers=False,
-                       dataset=dict(data_root={str(data_root)!r}))
-""")
-    env = dict(os.environ, OMP_NUM_THREADS='1',
-               TORCH_HOME=str(tmp_path / 'torch_home'))
-    env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
-    proc = subprocess.run([
-        sys.executable,
-        osp.join(ROOT, 'tools', 'test.py'),
-        str(cfg), server['url'] + '/evil.pth', '--work-dir',
+    cfg = write_demo_config(str(tmp_path / 'cfg.py'), data_root)
+    proc = run([
+        osp.join(ROOT, 'tools', 'test.py'), cfg, server['url'] + '/evil.pth',
+        '--work-dir',
         str(tmp_path / 'work')
     ],
-                          cwd=str(tmp_path),
-                          env=env,
-                          stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT,
-                          text=True,
-                          timeout=300)
+               cwd=str(tmp_path),
+               env=dict(TORCH_HOME=str(tmp_path / 'torch_home')))
     assert proc.returncode != 0
     assert 'UnsafeCheckpointError' in proc.stdout
     assert 'evil.pth' in proc.stdout
