@@ -3,37 +3,66 @@
 Each reader turns one file into a map in the conventions of
 :mod:`mmmtcp.utils.tasks` (labels ``uint8`` with ``255`` ignored, depth
 ``float32`` metres with ``0`` invalid, normals ``float32 HxWx3`` unit vectors
-with all-zero invalid). The data sets record, per sample and task, a path and
-the name of its format; :class:`LoadMultiTaskAnnotations` looks the reader up
-in :data:`ANNOTATION_READERS`.
+with all-zero invalid). The data sets record, per sample and task, a path,
+the name of its format and the reader's arguments (``num_classes``,
+``depth_scale``...); :class:`LoadMultiTaskAnnotations` looks the reader up in
+:data:`ANNOTATION_READERS`. A file that does not hold what its format says
+raises :class:`AnnotationReadError` naming the file (and the config key that
+fixes it, where there is one) instead of being read as something else.
+
+Every single-channel PNG map (labels, edges, saliency) is read by
+:func:`read_index_png` with PIL, as the reference loaders do
+(``np.array(Image.open(path))``): a palette (``P``) PNG, e.g. VOC2012's
+``SegmentationClass``, gives its palette *indices*; grayscale 8-bit (``L``)
+and 16-bit (``I;16``) PNGs give their stored values. An RGB(A) PNG is
+accepted only when its three colour channels are identical (a grayscale map
+saved as RGB); a colour-coded map is an error. Colour images proper
+(normals) are read with :func:`imread_unchanged` (cv2, 8 or 16 bit).
 
 Formats of the NYUD-v2 releases (checked against the loaders of the
 MTL-PyTorch and ATRC/InvPT code bases):
 
 - ``nyud_seg_png``: ``segmentation/<id>.png`` holds ``0..40`` with ``0`` the
   void/unlabelled class; the loaders compute ``png - 1`` and map ``-1`` to
-  ``255``, giving the 40 classes ``0..39``.
-- ``depth_npy``: ``depth/<id>.npy`` float metres; ``<= 0`` or non-finite is
-  invalid.
-- ``normals_png``: ``normals/<id>.png`` with ``rgb = (n + 1) * 255 / 2``,
-  decoded as ``2 * png / 255 - 1`` in RGB channel order.
+  ``255``, giving the 40 classes ``0..39``. A stored value above
+  ``num_classes`` (the number of ``metainfo.classes``, 40) is an error.
+- ``depth_npy``: ``depth/<id>.npy``, float (or integer) values times
+  ``depth_scale`` (metres per stored unit, default ``1``) give metres;
+  ``<= 0`` or non-finite is invalid. A map whose largest valid depth exceeds
+  ``max_depth`` (default :data:`DEFAULT_MAX_DEPTH` m) is an error: it is in
+  other units, e.g. millimetres (``depth_scale=0.001``).
+- ``normals_png``: ``normals/<id>.png`` with ``rgb = (n + 1) * M / 2``,
+  decoded as ``2 * png / M - 1`` in RGB channel order, with ``M = 255`` for
+  8-bit and ``M = 65535`` for 16-bit files.
 - ``normals_npy``: MTL-PyTorch ``normals/<id>.npy`` float ``HxWx3`` in
   ``[-1, 1]``.
-- ``edge_png``: ATRC/InvPT ``edge/<id>.png``, decoded as ``png / 255``; a
-  pixel is a boundary when that is ``>= 0.5`` (files holding ``0/1`` instead
-  of ``0/255`` are recognised by their maximum).
+- ``edge_png``: ATRC/InvPT ``edge/<id>.png``, decoded as ``png / M``
+  (``M`` as for normals); a pixel is a boundary when that is ``>= 0.5``
+  (files holding ``0/1`` instead of ``0/M`` are recognised by their
+  maximum).
 - ``edge_npy``: MTL-PyTorch ``edge/<id>.npy`` float ``0/1``.
 
 Formats of PASCAL-Context (as the ATRC/InvPT and MTL-PyTorch loaders read
-them) are described in :class:`PascalContextMTDataset`.
+them) are described in :class:`PascalContextMTDataset`; its semseg PNGs
+(``label_png``: values ``0..num_classes - 1`` and ``255``) and saliency PNGs
+go through :func:`read_index_png`, its normals through the ``normals_png``
+decoding.
 """
 import os.path as osp
 from typing import Callable, Dict, Optional, Sequence
 
 import cv2
 import numpy as np
+from PIL import Image
 
 IGNORE = 255
+#: Number of classes of the NYUD-v2 40-class protocol (stored values 1..40).
+NYUD_NUM_CLASSES = 40
+#: Default plausibility limit of depth maps, in metres. NYUD-v2 (Kinect)
+#: depths stay below about 10 m and outdoor benchmarks (e.g. KITTI LiDAR)
+#: below about 80 m, while a millimetre map exceeds 100 as soon as one
+#: pixel is farther than 0.1 m, so a larger value means other units.
+DEFAULT_MAX_DEPTH = 100.0
 
 # Pascal-Part person part names -> the 6 groups of the multi-task protocol
 # (0 is background): head, torso, upper arms, lower arms + hands, upper legs,
@@ -104,38 +133,234 @@ def load_mat(path: str) -> dict:
         raise AnnotationReadError(f'Cannot read {path}: {e}') from e
 
 
-def _gray(img: np.ndarray, path: str) -> np.ndarray:
-    if img.ndim == 3:
-        # single-channel content saved as RGB(A): take the first channel
-        img = img[..., 0]
-    if img.ndim != 2:
+def _png_bit_depth(path: str) -> Optional[int]:
+    """Bit depth per channel from a PNG's ``IHDR`` (None if not a PNG)."""
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(26)
+    except OSError:
+        return None
+    if len(head) < 26 or head[:8] != b'\x89PNG\r\n\x1a\n' \
+            or head[12:16] != b'IHDR':
+        return None
+    return head[24]
+
+
+def read_index_png(path: str) -> np.ndarray:
+    """Read a single-channel PNG map (labels, edges, saliency) as stored.
+
+    The file is read with PIL, so the values are the ones the file stores
+    whatever its mode: palette (``P``/``PA``) images give their palette
+    indices (not the colours of the palette), grayscale images (``1``,
+    ``L``, ``LA``) their 8-bit values and 16-bit grayscale images (``I;16``,
+    ``I``) their 16-bit values. An ``RGB``/``RGBA`` image (8 or 16 bit; a
+    16-bit one is read with cv2, which keeps its depth) is accepted only
+    when its three colour channels are identical (a grayscale map saved as
+    RGB); the alpha channel is ignored.
+
+    Args:
+        path (str): Path of the PNG file.
+
+    Returns:
+        np.ndarray: The ``HxW`` map, ``uint8`` for 8-bit files and
+        ``uint16`` for 16-bit files.
+
+    Raises:
+        AnnotationReadError: The file is missing, cannot be decoded, is a
+            colour image with differing channels or has an unsupported mode.
+    """
+    if not osp.isfile(path):
+        raise AnnotationReadError(f'Annotation file not found: {path}')
+    try:
+        with Image.open(path) as img:
+            img.load()
+            mode = img.mode
+            arr = np.asarray(img)
+    except Exception as e:  # noqa: BLE001 - re-raised with the file name
+        raise AnnotationReadError(f'Cannot decode image file {path}: {e}') \
+            from e
+    if mode in ('RGB', 'RGBA', 'LA') and _png_bit_depth(path) == 16:
+        # Pillow reduces 16-bit colour / gray+alpha PNGs to 8 bits; cv2
+        # keeps them (as BGR(A), 3 or 4 channels).
+        arr = imread_unchanged(path)
+        mode = 'RGB' if arr.ndim == 3 else 'I;16'
+    if mode in ('RGB', 'RGBA'):
+        rgb = arr[..., :3]
+        if not ((rgb[..., 0] == rgb[..., 1]).all()
+                and (rgb[..., 0] == rgb[..., 2]).all()):
+            raise AnnotationReadError(
+                f'{path} is a colour ({mode}) image whose channels differ, '
+                'but this map must hold one value per pixel (class '
+                'indices, edges or saliency). Store class indices as a '
+                'grayscale (mode L) or palette (mode P) PNG; a colour-coded '
+                'label image cannot be read as class indices.')
+        arr = rgb[..., 0]
+    elif mode in ('LA', 'PA'):
+        arr = arr[..., 0]
+    elif mode == '1':
+        arr = arr.astype(np.uint8)
+    elif mode == 'I':
+        # 16-bit grayscale PNGs are opened as 32-bit 'I' by some Pillow
+        # versions; their values fit in 16 bits.
+        if arr.size and (arr.min() < 0 or arr.max() > 65535):
+            raise AnnotationReadError(
+                f'{path} holds values outside 0..65535 '
+                f'({arr.min()}..{arr.max()})')
+        arr = arr.astype(np.uint16)
+    elif mode not in ('L', 'P') and not mode.startswith('I;16'):
+        raise AnnotationReadError(
+            f'{path} has the unsupported image mode {mode!r}; store the map '
+            'as a grayscale (8 or 16 bit) or palette PNG')
+    arr = np.ascontiguousarray(arr)
+    if arr.ndim != 2:
         raise AnnotationReadError(f'Expected a 2-D map in {path}, got shape '
-                                  f'{img.shape}')
-    return img
+                                  f'{arr.shape}')
+    if arr.dtype not in (np.uint8, np.uint16):
+        arr = arr.astype(np.uint16)
+    return arr
 
 
-def read_nyud_seg_png(path: str, **kwargs) -> np.ndarray:
-    """NYUD-v2 40-class labels: ``0`` void -> ``255``, ``k`` -> ``k - 1``."""
-    seg = _gray(imread_unchanged(path), path).astype(np.int32)
+def _full_scale(arr: np.ndarray) -> float:
+    """Largest value of the bit depth of an image array (255 or 65535)."""
+    return 255. if arr.dtype == np.uint8 else 65535.
+
+
+def _format_values(values: np.ndarray, limit: int = 10) -> str:
+    """``[v1, v2, ...]`` of at most ``limit`` sorted unique values."""
+    values = np.unique(values)
+    shown = ', '.join(str(int(v)) for v in values[:limit])
+    more = f', ... ({len(values)} values)' if len(values) > limit else ''
+    return f'[{shown}{more}]'
+
+
+def _classes_hint(num_classes: int) -> str:
+    return (f'The data set has {num_classes} classes (`metainfo.classes` of '
+            'the dataset config, e.g. `train_dataloader.dataset.metainfo`); '
+            'check that the file stores class indices of these classes, or '
+            'set `metainfo.classes` to the classes of the labels.')
+
+
+def read_nyud_seg_png(path: str,
+                      num_classes: Optional[int] = None,
+                      **kwargs) -> np.ndarray:
+    """NYUD-v2 labels: ``0`` void -> ``255``, ``k`` -> ``k - 1``.
+
+    Args:
+        path (str): Path of the ``segmentation/<id>.png`` file (values
+            ``0..num_classes``, read by :func:`read_index_png`).
+        num_classes (int, optional): Number of classes of the data set.
+            Defaults to None (the 40 classes of NYUD-v2).
+
+    Returns:
+        np.ndarray: ``uint8`` labels ``0..num_classes - 1``, ``255`` void.
+
+    Raises:
+        AnnotationReadError: A stored value is above ``num_classes``.
+    """
+    n = NYUD_NUM_CLASSES if num_classes is None else int(num_classes)
+    seg = read_index_png(path).astype(np.int64)
+    bad = seg > n
+    if bad.any():
+        raise AnnotationReadError(
+            f'NYUD label map {path} stores value(s) {_format_values(seg[bad])}'
+            f' but only 0 (void) and 1..{n} (classes 0..{n - 1}) are valid. '
+            + _classes_hint(n))
     out = seg - 1
-    out[(seg == 0) | (seg > 40)] = IGNORE
+    out[seg == 0] = IGNORE
     return out.astype(np.uint8)
 
 
-def read_label_png(path: str, **kwargs) -> np.ndarray:
-    """Labels stored as they are (``255`` ignored), e.g. PASCAL semseg."""
-    seg = _gray(imread_unchanged(path), path)
+def read_label_png(path: str,
+                   num_classes: Optional[int] = None,
+                   **kwargs) -> np.ndarray:
+    """Labels stored as they are (``255`` ignored), e.g. PASCAL semseg.
+
+    Args:
+        path (str): Path of the PNG file (palette, grayscale or 16-bit, read
+            by :func:`read_index_png`).
+        num_classes (int, optional): Number of classes of the data set; a
+            value ``>= num_classes`` other than ``255`` is an error.
+            Defaults to None (only values above ``255`` are errors).
+
+    Returns:
+        np.ndarray: ``uint8`` labels.
+
+    Raises:
+        AnnotationReadError: A value is out of range.
+    """
+    seg = read_index_png(path)
+    if num_classes is None:
+        bad = seg > IGNORE
+        if bad.any():
+            raise AnnotationReadError(
+                f'Label map {path} holds value(s) '
+                f'{_format_values(seg[bad])} above {IGNORE}, which do not '
+                f'fit the uint8 labels ({IGNORE} = ignore)')
+    else:
+        n = int(num_classes)
+        bad = (seg >= n) & (seg != IGNORE)
+        if bad.any():
+            raise AnnotationReadError(
+                f'Label map {path} holds value(s) {_format_values(seg[bad])}'
+                f' >= num_classes={n} (valid: 0..{n - 1} and {IGNORE} = '
+                'ignore). ' + _classes_hint(n))
     return seg.astype(np.uint8)
 
 
-def read_depth_npy(path: str, **kwargs) -> np.ndarray:
-    """Depth in metres; non-finite or non-positive values become ``0``."""
-    depth = np.squeeze(load_npy(path)).astype(np.float32)
-    if depth.ndim != 2:
+def read_depth_npy(path: str,
+                   depth_scale: float = 1.0,
+                   max_depth: Optional[float] = DEFAULT_MAX_DEPTH,
+                   **kwargs) -> np.ndarray:
+    """Depth in metres: stored values times ``depth_scale``.
+
+    Non-finite or non-positive values become ``0`` (invalid). Integer
+    arrays (e.g. ``uint16`` millimetres) are converted the same way.
+
+    Args:
+        path (str): Path of the ``.npy`` file.
+        depth_scale (float): Metres per stored unit, e.g. ``0.001`` for
+            millimetres. Defaults to 1.0 (the file stores metres).
+        max_depth (float, optional): Largest plausible depth in metres; a
+            larger valid depth (after scaling) is an error; ``None``
+            disables the check. Defaults to :data:`DEFAULT_MAX_DEPTH`.
+
+    Returns:
+        np.ndarray: ``float32`` ``HxW`` depth in metres, ``0`` invalid.
+
+    Raises:
+        AnnotationReadError: The array is not a numeric 2-D map or its
+            range is implausible for metres.
+    """
+    raw = np.squeeze(load_npy(path))
+    if raw.ndim != 2:
         raise AnnotationReadError(f'Expected a 2-D depth map in {path}, got '
-                                  f'shape {depth.shape}')
-    depth[~np.isfinite(depth) | (depth < 0)] = 0.
-    return depth
+                                  f'shape {raw.shape}')
+    if raw.dtype == np.bool_ or not (np.issubdtype(raw.dtype, np.integer) or
+                                     np.issubdtype(raw.dtype, np.floating)):
+        raise AnnotationReadError(f'Expected a numeric depth map in {path}, '
+                                  f'got dtype {raw.dtype}')
+    scale = float(depth_scale)
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f'depth_scale must be a positive number, got '
+                         f'{depth_scale} (reading {path})')
+    with np.errstate(over='ignore', invalid='ignore'):
+        depth = raw.astype(np.float64) * scale
+        valid = np.isfinite(depth) & (depth > 0)
+    if max_depth is not None and valid.any():
+        limit = float(max_depth)
+        largest = float(depth[valid].max())
+        if largest > limit:
+            raise AnnotationReadError(
+                f'Depth map {path} (dtype {raw.dtype}) has a largest depth '
+                f'of {largest:g} m with depth_scale={scale:g}, above the '
+                f'plausible maximum max_depth={limit:g} m, so it is not in '
+                'metres. If the file stores millimetres set '
+                'depth_scale=0.001 (dataset config key '
+                '`train_dataloader.dataset.depth_scale` / '
+                '`val_dataloader.dataset.depth_scale`); for other units set '
+                '`depth_scale` to metres per stored unit. If the scene '
+                'really is that deep, raise `max_depth`.')
+    return np.where(valid, depth, 0.).astype(np.float32)
 
 
 def normalize_normals(normals: np.ndarray,
@@ -157,19 +382,38 @@ def _apply_signs(normals: np.ndarray,
 
 
 def decode_normals_png(img: np.ndarray) -> np.ndarray:
-    """``uint8`` BGR image (as cv2 reads it) -> float normals, RGB order."""
+    """BGR image (as cv2 reads it) -> float normals in RGB order.
+
+    Args:
+        img (np.ndarray): ``HxWx3`` ``uint8`` or ``uint16`` image storing
+            ``(n + 1) * M / 2`` with ``M`` the largest value of its bit
+            depth (255 or 65535).
+
+    Returns:
+        np.ndarray: ``float32`` ``2 * rgb / M - 1``, not re-normalized.
+
+    Raises:
+        ValueError: The image is neither 8 nor 16 bit.
+    """
+    if img.dtype not in (np.uint8, np.uint16):
+        raise ValueError('Normals images must be 8 or 16 bit, got dtype '
+                         f'{img.dtype}')
     rgb = img[..., 2::-1].astype(np.float32)
-    return 2. * rgb / 255. - 1.
+    return (2. * rgb / _full_scale(img) - 1.).astype(np.float32)
 
 
 def read_normals_png(path: str,
                      normal_signs: Optional[Sequence[float]] = None,
                      **kwargs) -> np.ndarray:
-    """Normals from ``rgb = (n + 1) * 255 / 2`` PNGs (see module doc)."""
+    """Normals from ``rgb = (n + 1) * M / 2`` PNGs, 8 or 16 bit (see the
+    module doc)."""
     img = imread_unchanged(path)
     if img.ndim != 3 or img.shape[2] < 3:
         raise AnnotationReadError(f'Expected an RGB normals image in {path}, '
                                   f'got shape {img.shape}')
+    if img.dtype not in (np.uint8, np.uint16):
+        raise AnnotationReadError(f'Expected an 8 or 16 bit normals image in '
+                                  f'{path}, got dtype {img.dtype}')
     normals = decode_normals_png(img[..., :3])
     return normalize_normals(_apply_signs(normals, normal_signs))
 
@@ -187,9 +431,10 @@ def read_normals_npy(path: str,
 
 
 def read_edge_png(path: str, **kwargs) -> np.ndarray:
-    """Boundary PNG (``0/255`` or ``0/1``) -> ``uint8`` 0/1."""
-    edge = _gray(imread_unchanged(path), path)
-    thr = 0.5 if edge.max() <= 1 else 127.5
+    """Boundary PNG (``0/M`` or ``0/1``, ``M`` = 255 or 65535) -> ``uint8``
+    0/1."""
+    edge = read_index_png(path)
+    thr = 0.5 if edge.max() <= 1 else _full_scale(edge) / 2.
     return (edge >= thr).astype(np.uint8)
 
 
@@ -203,9 +448,10 @@ def read_edge_npy(path: str, **kwargs) -> np.ndarray:
 
 
 def read_saliency_png(path: str, **kwargs) -> np.ndarray:
-    """Distilled saliency: foreground where ``png / 255 > 0.5``."""
-    sal = _gray(imread_unchanged(path), path).astype(np.float32)
-    return (sal / 255. > 0.5).astype(np.uint8)
+    """Distilled saliency: foreground where ``png / M > 0.5`` (``M`` = 255
+    for 8-bit, 65535 for 16-bit files)."""
+    sal = read_index_png(path)
+    return (sal.astype(np.float32) / _full_scale(sal) > 0.5).astype(np.uint8)
 
 
 def read_pascal_label_map(path: str) -> np.ndarray:

@@ -2,11 +2,13 @@
 boundaries), in the layout of the ATRC / InvPT release (also used by MT-CP,
 "Optimizing Dense Visual Predictions Through Multi-Task Coherence and
 Prioritization", WACV 2025) and of the older MTL-PyTorch release."""
+import math
 import os.path as osp
 from typing import List, Optional, Sequence
 
 from mmseg.registry import DATASETS
 
+from .formats import DEFAULT_MAX_DEPTH
 from .geometry import NORMAL_AXES, NYUD_INTRINSICS
 from .multi_task_base import MultiTaskBaseDataset
 
@@ -35,6 +37,15 @@ def label_palette(num: int) -> List[List[int]]:
     return palette
 
 
+def _positive(value) -> bool:
+    """Whether ``value`` is a finite number > 0."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(value) and value > 0
+
+
 @DATASETS.register_module()
 class NYUDv2Dataset(MultiTaskBaseDataset):
     """NYUD-v2 multi-task data set (795 train / 654 val images, 480x640).
@@ -43,7 +54,7 @@ class NYUDv2Dataset(MultiTaskBaseDataset):
     and mixtures load)::
 
         images/<id>.png            (ATRC/InvPT) or images/<id>.jpg (MTL-PyTorch)
-        segmentation/<id>.png      uint8 0..40, 0 = void
+        segmentation/<id>.png      0..40, 0 = void (grayscale or palette)
         depth/<id>.npy             float metres, 0 = invalid
         normals/<id>.png           rgb = (n + 1) * 255 / 2   (or <id>.npy)
         edge/<id>.png              0/255                     (or <id>.npy 0/1)
@@ -53,11 +64,19 @@ class NYUDv2Dataset(MultiTaskBaseDataset):
     (``NYUD_MT._load_semseg`` etc.):
 
     - semseg: the PNG stores ``0..40`` with ``0`` unlabelled; the loaders
-      subtract 1 and ignore ``-1``. Here: ``k -> k - 1`` (classes 0..39 in
-      the order of ``METAINFO['classes']``), ``0 -> 255``.
-    - depth: metres, used as stored; non-positive / non-finite -> 0.
-    - normals: decoded as ``2 * rgb / 255 - 1`` (RGB order) and re-normalized;
-      near-zero vectors are invalid. Neither release documents the camera
+      (``np.array(Image.open(path))``) subtract 1 and ignore ``-1``. Here:
+      ``k -> k - 1`` (classes 0..39 in the order of ``METAINFO['classes']``),
+      ``0 -> 255``. The file is read as stored values / palette indices
+      whatever its PNG mode (grayscale 8 or 16 bit, palette; RGB only with
+      identical channels); a value above the number of classes
+      (``len(metainfo['classes'])``) is an error naming the file.
+    - depth: stored value times ``depth_scale`` is metres (the releases
+      store float metres: ``depth_scale=1``); non-positive / non-finite ->
+      0. A map whose largest valid depth exceeds ``max_depth`` is an error
+      (e.g. ``uint16`` millimetres need ``depth_scale=0.001``).
+    - normals: decoded as ``2 * rgb / 255 - 1`` (RGB order; a 16-bit PNG as
+      ``2 * rgb / 65535 - 1``) and re-normalized; near-zero vectors are
+      invalid. Neither release documents the camera
       frame of its normals and their loaders apply no axis change; mmmtcp
       assumes they are stored in ``normal_axes`` = (right, up,
       toward_camera). If a release turns out to use another frame, set
@@ -76,6 +95,16 @@ class NYUDv2Dataset(MultiTaskBaseDataset):
             'normals', 'edge')`` to load. Defaults to all four.
         normal_signs (Sequence[float], optional): Per-axis sign applied to
             the stored normals. Defaults to None (stored frame is used).
+        depth_scale (float): Metres per stored depth unit, applied on load
+            (``0.001`` for files storing millimetres). Defaults to 1.0 (the
+            files store metres, as both releases do).
+        max_depth (float, optional): Largest plausible depth in metres
+            (after ``depth_scale``); a depth map with a larger valid value
+            raises :class:`~mmmtcp.datasets.formats.AnnotationReadError`
+            telling which ``depth_scale`` fixes it. Defaults to 100.0: NYUD-v2
+            (Kinect) depths are below ~10 m and outdoor LiDAR ranges below
+            ~80 m, while a millimetre map exceeds it as soon as one pixel
+            is farther than 0.1 m. ``None`` disables the check.
         **kwargs: Other arguments of :class:`mmseg.datasets.BaseSegDataset`
             (``pipeline``, ``test_mode``, ``lazy_init``, ``indices``...).
     """
@@ -93,10 +122,22 @@ class NYUDv2Dataset(MultiTaskBaseDataset):
                  split: str = 'train',
                  tasks: Optional[Sequence[str]] = None,
                  normal_signs: Optional[Sequence[float]] = None,
+                 depth_scale: float = 1.0,
+                 max_depth: Optional[float] = DEFAULT_MAX_DEPTH,
                  **kwargs) -> None:
         if normal_signs is not None and len(normal_signs) != 3:
             raise ValueError('NYUDv2Dataset: `normal_signs` needs 3 values, '
                              f'got {normal_signs}')
+        if not _positive(depth_scale):
+            raise ValueError(
+                'NYUDv2Dataset: `depth_scale` (metres per stored depth unit, '
+                'e.g. 0.001 for millimetres) must be a positive number, got '
+                f'{depth_scale!r}')
+        if max_depth is not None and not _positive(max_depth):
+            raise ValueError('NYUDv2Dataset: `max_depth` (metres) must be a '
+                             f'positive number or None, got {max_depth!r}')
+        self.depth_scale = float(depth_scale)
+        self.max_depth = None if max_depth is None else float(max_depth)
         self.normal_signs = (None if normal_signs is None else tuple(
             float(s) for s in normal_signs))
         super().__init__(
@@ -118,6 +159,7 @@ class NYUDv2Dataset(MultiTaskBaseDataset):
                                  '.npy': 'normals_npy'}),
             edge=('edge', {'.png': 'edge_png', '.npy': 'edge_npy'}))
         intrinsics = dict(self._metainfo['camera_intrinsics'])
+        num_classes = len(self._metainfo['classes'])
         data_list = []
         for sample_id in ids:
             img_path = self._find(dirs['images'], files['images'], sample_id,
@@ -129,7 +171,12 @@ class NYUDv2Dataset(MultiTaskBaseDataset):
                                   tuple(formats), f'{task} ({folder}/)')
                 fmt = formats[osp.splitext(path)[1]]
                 info = dict(path=path, format=fmt)
-                if task == 'normals' and self.normal_signs is not None:
+                if task == 'semseg':
+                    info['num_classes'] = num_classes
+                elif task == 'depth':
+                    info['depth_scale'] = self.depth_scale
+                    info['max_depth'] = self.max_depth
+                elif task == 'normals' and self.normal_signs is not None:
                     info['normal_signs'] = self.normal_signs
                 ann_info[task] = info
             data_info = self._base_info(sample_id, img_path, ann_info)

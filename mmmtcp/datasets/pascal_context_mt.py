@@ -32,6 +32,7 @@ class PascalContextMTDataset(MultiTaskBaseDataset):
 
         JPEGImages/<id>.jpg
         semseg/VOC12/<id>.png | semseg/pascal-context/<id>.png   0..20, 255
+                                       (palette or grayscale PNG)
         human_parts/<id>.mat           Pascal-Part ``anno`` struct
         sal_distill/<id>.png           0..255
         normals_distill/<id>.png       rgb = (n + 1) * 255 / 2
@@ -42,7 +43,13 @@ class PascalContextMTDataset(MultiTaskBaseDataset):
     Maps, as the ATRC / InvPT / MTL-PyTorch loaders build them:
 
     - semseg: ``semseg/VOC12/<id>.png`` when it exists, else
-      ``semseg/pascal-context/<id>.png``; values 0..20, 255 ignored.
+      ``semseg/pascal-context/<id>.png``; values 0..20, 255 ignored. The
+      values are read as stored whatever the PNG mode, as the reference's
+      ``np.array(Image.open(path))``: the palette *indices* of a palette PNG
+      (VOC2012's ``SegmentationClass`` format), the values of a grayscale
+      8 or 16 bit PNG; an RGB PNG only when its channels are identical. A
+      value ``>= len(metainfo['classes'])`` (21) other than 255 is an error
+      naming the file and the value.
     - edge: pixels where ``cv2.Laplacian(LabelMap) != 0``, thinned to one
       pixel (``cv2.ximgproc.thinning`` when available, else an equivalent
       numpy Zhang-Suen thinning; the reference uses ``skimage.thin``).
@@ -54,10 +61,12 @@ class PascalContextMTDataset(MultiTaskBaseDataset):
       object classes per image is cached in ``parts_cache_file`` (the JSON
       format of the reference ``ImageSets/Parts/<split>.txt``); images whose
       entry has no person are not read at load time.
-    - saliency: ``sal_distill/<id>.png / 255 > 0.5``.
-    - normals: ``2 * normals_distill / 255 - 1``, valid (else the zero
-      vector) only where the LabelMap class is one of the PASCAL-Context
-      classes whose names also occur in NYUD-v2's label list, plus
+    - saliency: ``sal_distill/<id>.png / 255 > 0.5`` (``/ 65535`` for a
+      16-bit PNG).
+    - normals: ``2 * normals_distill / 255 - 1`` (``/ 65535`` for a 16-bit
+      PNG), valid (else the zero vector) only where the LabelMap class is
+      one of the PASCAL-Context classes whose names also occur in NYUD-v2's
+      label list, plus
       tvmonitor (:data:`mmmtcp.datasets.formats.PASCAL_NORMALS_VALID_CLASSES`).
       Stored and returned in ``normal_axes`` (right, up, toward_camera);
       ``normal_signs`` converts another frame.
@@ -182,7 +191,9 @@ class PascalContextMTDataset(MultiTaskBaseDataset):
                     path = self._find(
                         d['ctx'], files['ctx'], sample_id, ('.png', ),
                         'semseg (semseg/VOC12/ or semseg/pascal-context/)')
-                info['semseg'] = dict(path=path, format='label_png')
+                info['semseg'] = dict(
+                    path=path, format='label_png',
+                    num_classes=len(self._metainfo['classes']))
             if 'human_parts' in self.tasks:
                 info['human_parts'] = dict(
                     path=self._find(d['parts'], files['parts'], sample_id,
