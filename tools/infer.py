@@ -8,13 +8,16 @@ Example::
 import argparse
 import os
 import os.path as osp
+import sys
 from typing import List
 
 import mmcv
 from mmengine.utils import mkdir_or_exist
 
-from mmseg.registry import VISUALIZERS
-from mmmtcp.apis import inference_model, init_model
+# this checkout's mmmtcp first, whichever one the environment has installed
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmmtcp.apis import inference_model, init_model  # noqa: E402
+from mmseg.registry import VISUALIZERS  # noqa: E402
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
 

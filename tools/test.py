@@ -7,10 +7,14 @@ Example::
 """
 import argparse
 import os
+import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+# this checkout's mmmtcp first, whichever one the environment has installed
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmmtcp  # noqa: F401  (registers mmmtcp modules, checks versions)
 from mmmtcp.utils.config import load_config
 from mmmtcp.utils.dist import init_cpu_distributed

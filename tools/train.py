@@ -8,11 +8,16 @@ Example::
 import argparse
 import logging
 import os
+import os.path as osp
+import sys
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+# this checkout's mmmtcp first, whichever one the environment has installed
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmmtcp  # noqa: F401  (registers mmmtcp modules, checks versions)
 from mmmtcp.utils.config import load_config
 from mmmtcp.utils.dist import init_cpu_distributed
@@ -59,6 +64,11 @@ def build_config(args: argparse.Namespace) -> Config:
                       args.work_dir)
 
     if args.amp:
+        if not torch.cuda.is_available():
+            raise SystemExit(
+                'tools/train.py: --amp needs a GPU (mmengine\'s '
+                'AmpOptimWrapper runs float16 autocast on CUDA); no GPU is '
+                'visible, so train without --amp (float32 on the CPU).')
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if optim_wrapper == 'AmpOptimWrapper':
             print_log(

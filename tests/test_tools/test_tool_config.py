@@ -3,6 +3,7 @@ import importlib.util
 import os.path as osp
 
 import pytest
+import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(ROOT, 'configs', 'mtcp', 'mtcp_demo_synthetic.py')
@@ -19,15 +20,26 @@ def _tool(name):
 def test_train_options():
     train = _tool('train')
     cfg = train.build_config(
-        train.parse_args([DEMO, '--amp', '--resume', '--cfg-options',
+        train.parse_args([DEMO, '--resume', '--cfg-options',
                           'train_cfg.max_iters=7']))
     assert cfg.work_dir == osp.join('./work_dirs', 'mtcp_demo_synthetic')
-    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
     assert cfg.resume is True and cfg.load_from is None
     assert cfg.train_cfg.max_iters == 7
     cfg = train.build_config(
         train.parse_args([DEMO, '--resume', 'x.pth', '--work-dir', 'w']))
     assert cfg.load_from == 'x.pth' and cfg.work_dir == 'w'
+
+
+def test_amp_option():
+    train = _tool('train')
+    args = train.parse_args([DEMO, '--amp'])
+    if torch.cuda.is_available():
+        cfg = train.build_config(args)
+        assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    else:
+        # refused before anything is built, with the reason
+        with pytest.raises(SystemExit, match='--amp needs a GPU'):
+            train.build_config(args)
 
 
 def test_test_options(tmp_path):
