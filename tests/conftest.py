@@ -12,6 +12,16 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '_helpers'))
 
 
 @pytest.fixture(autouse=True)
+def builtin_tasks_only():
+    """Tasks a test declares (``register_task``) do not leak into the
+    next tests."""
+    from mmmtcp.utils.tasks import BUILTIN_TASKS, TASKS
+    yield
+    for name in [t for t in TASKS if t not in BUILTIN_TASKS]:
+        del TASKS[name]
+
+
+@pytest.fixture(autouse=True)
 def mmseg_default_scope():
     """Every test starts in the mmseg scope, as mmmtcp configs do, whatever
     scope a Runner of an earlier test left behind."""

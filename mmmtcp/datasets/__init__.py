@@ -1,5 +1,6 @@
+from mmmtcp.utils.geometry import (NORMAL_AXES, NYUD_INTRINSICS,
+                                   normals_from_depth)
 from . import transforms  # noqa: F401
-from .geometry import NORMAL_AXES, NYUD_INTRINSICS, normals_from_depth
 from .nyud import NYUD40_CLASSES, NYUDv2Dataset
 from .pascal_context_mt import (HUMAN_PARTS_CLASSES, VOC_CLASSES,
                                 PascalContextMTDataset)

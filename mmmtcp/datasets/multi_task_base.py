@@ -6,6 +6,7 @@ from typing import Dict, List, Optional, Sequence
 from mmseg.datasets import BaseSegDataset
 
 from mmmtcp.utils import check_tasks
+from mmmtcp.utils.tasks import BUILTIN_TASKS
 
 
 class MultiTaskBaseDataset(BaseSegDataset):
@@ -17,8 +18,13 @@ class MultiTaskBaseDataset(BaseSegDataset):
     :class:`LoadMultiTaskAnnotations`) and ``seg_fields=[]``.
 
     Args:
-        tasks (Sequence[str], optional): Tasks whose maps are loaded; a
-            subset of ``METAINFO['tasks']``. Defaults to all of them.
+        tasks (Sequence[str | dict], optional): Tasks whose maps are
+            loaded: names of ``METAINFO['tasks']``, and tasks declared in
+            the config (``dict(name='albedo', kind='regression',
+            channels=3)``, see :mod:`mmmtcp.utils.tasks`) that data sets
+            supporting them (:attr:`EXTRA_TASKS`) read from
+            ``<data_root>/<name>/<id>.npy`` or ``.png`` with their kind's
+            reader. Defaults to all of ``METAINFO['tasks']``.
         split (str): Split name used to find the split file when
             ``ann_file`` is empty.
         **kwargs: Arguments of :class:`mmseg.datasets.BaseSegDataset`.
@@ -27,6 +33,9 @@ class MultiTaskBaseDataset(BaseSegDataset):
     METAINFO: dict = dict()
     #: split file pattern relative to ``data_root``
     SPLIT_FILE: str = ''
+    #: whether tasks outside ``METAINFO['tasks']`` can be read from
+    #: ``<data_root>/<task>/`` folders
+    EXTRA_TASKS: bool = False
 
     def __init__(self,
                  tasks: Optional[Sequence[str]] = None,
@@ -37,11 +46,17 @@ class MultiTaskBaseDataset(BaseSegDataset):
                  **kwargs) -> None:
         available = list(self.METAINFO['tasks'])
         tasks = available if tasks is None else check_tasks(tasks, 'tasks')
-        missing = [t for t in tasks if t not in available]
+        missing = [
+            t for t in tasks if t not in available and (
+                not self.EXTRA_TASKS or t in BUILTIN_TASKS)
+        ]
         if missing:
+            extra = (' or tasks declared in the config, read from '
+                     '<data_root>/<task>/' if self.EXTRA_TASKS else '')
             raise ValueError(
                 f'{type(self).__name__}: `tasks` contains {missing}, which '
-                f'this data set does not provide; available: {available}')
+                f'this data set does not provide; available: {available}'
+                f'{extra}')
         if not tasks:
             raise ValueError(f'{type(self).__name__}: `tasks` is empty')
         self.tasks = tasks
@@ -94,6 +109,17 @@ class MultiTaskBaseDataset(BaseSegDataset):
         raise FileNotFoundError(
             f'{type(self).__name__}: sample {sample_id!r} listed in '
             f'{self.ann_file!r} has no {what} file (looked for {tried})')
+
+    def _extra_task_info(self, task: str, sample_id: str,
+                         files: Dict[str, set]) -> dict:
+        """Annotation info of a config-declared task: its map is
+        ``<data_root>/<task>/<id>.npy`` or ``.png``, read by its kind."""
+        folder = osp.join(self.data_root, task)
+        if task not in files:
+            files[task] = self._listdir(folder)
+        path = self._find(folder, files[task], sample_id, ('.npy', '.png'),
+                          f'{task} ({task}/)')
+        return dict(path=path, format='task_kind', task=task)
 
     def _base_info(self, sample_id: str, img_path: str,
                    ann_info: Dict[str, dict]) -> dict:

@@ -8,8 +8,8 @@ from typing import List, Optional, Sequence
 
 from mmseg.registry import DATASETS
 
+from mmmtcp.utils.geometry import NORMAL_AXES, NYUD_INTRINSICS
 from .formats import DEFAULT_MAX_DEPTH
-from .geometry import NORMAL_AXES, NYUD_INTRINSICS
 from .multi_task_base import MultiTaskBaseDataset
 
 NYUD40_CLASSES = (
@@ -83,7 +83,7 @@ class NYUDv2Dataset(MultiTaskBaseDataset):
       ``normal_signs`` (e.g. ``(1, -1, 1)`` for a y-down frame), which
       multiplies the decoded components on load; the generated scenes
       (:func:`mmmtcp.datasets.generate_scenes`) are written in
-      ``normal_axes``. :func:`mmmtcp.datasets.geometry.normals_from_depth`
+      ``normal_axes``. :func:`mmmtcp.utils.geometry.normals_from_depth`
       gives normals from a depth map in this frame, to check a release.
     - edge: ``png / 255 >= 0.5`` -> 1 (``.npy``: ``>= 0.5``).
 
@@ -91,8 +91,11 @@ class NYUDv2Dataset(MultiTaskBaseDataset):
         data_root (str): Root of the data set.
         split (str): ``'train'`` or ``'val'``: reads ``gt_sets/<split>.txt``
             unless ``ann_file`` is given.
-        tasks (Sequence[str], optional): Subset of ``('semseg', 'depth',
-            'normals', 'edge')`` to load. Defaults to all four.
+        tasks (Sequence[str | dict], optional): Subset of ``('semseg',
+            'depth', 'normals', 'edge')`` to load, plus tasks declared in
+            the config (``dict(name='albedo', kind='regression',
+            channels=3)``) whose maps are ``<data_root>/<name>/<id>.npy``
+            or ``.png``. Defaults to the four NYUD-v2 tasks.
         normal_signs (Sequence[float], optional): Per-axis sign applied to
             the stored normals. Defaults to None (stored frame is used).
         depth_scale (float): Metres per stored depth unit, applied on load
@@ -116,6 +119,7 @@ class NYUDv2Dataset(MultiTaskBaseDataset):
         normal_axes=NORMAL_AXES,
         camera_intrinsics=dict(NYUD_INTRINSICS))
     SPLIT_FILE = 'gt_sets/{split}.txt'
+    EXTRA_TASKS = True
 
     def __init__(self,
                  data_root: Optional[str] = None,
@@ -166,6 +170,10 @@ class NYUDv2Dataset(MultiTaskBaseDataset):
                                   ('.png', '.jpg'), 'image')
             ann_info = {}
             for task in self.tasks:
+                if task not in specs:
+                    ann_info[task] = self._extra_task_info(
+                        task, sample_id, files)
+                    continue
                 folder, formats = specs[task]
                 path = self._find(dirs[folder], files[folder], sample_id,
                                   tuple(formats), f'{task} ({folder}/)')

@@ -11,8 +11,8 @@ from typing import Dict, List, Optional, Sequence
 from mmengine.logging import print_log
 from mmseg.registry import DATASETS
 
+from mmmtcp.utils.geometry import NORMAL_AXES
 from .formats import PERSON_CLASS_IND, person_part_summary
-from .geometry import NORMAL_AXES
 from .multi_task_base import MultiTaskBaseDataset
 from .nyud import label_palette
 
@@ -51,8 +51,9 @@ class PascalContextMTDataset(MultiTaskBaseDataset):
       value ``>= len(metainfo['classes'])`` (21) other than 255 is an error
       naming the file and the value.
     - edge: pixels where ``cv2.Laplacian(LabelMap) != 0``, thinned to one
-      pixel (``cv2.ximgproc.thinning`` when available, else an equivalent
-      numpy Zhang-Suen thinning; the reference uses ``skimage.thin``).
+      pixel with the reference's thinning (``skimage.morphology.thin``,
+      MATLAB's ``bwmorph(.., 'thin', Inf)``), implemented by
+      :func:`mmmtcp.utils.thinning.thin`.
     - human_parts: for each object of class 15 (person) with parts, the part
       masks painted with the group of their name (head = hair, head, ears,
       eyebrows, eyes, mouth, nose -> 1; neck, torso -> 2; upper arms -> 3;
@@ -97,6 +98,7 @@ class PascalContextMTDataset(MultiTaskBaseDataset):
         human_parts_classes=HUMAN_PARTS_CLASSES,
         normal_axes=NORMAL_AXES)
     SPLIT_FILE = 'ImageSets/Context/{split}.txt'
+    EXTRA_TASKS = True
 
     def __init__(self,
                  data_root: Optional[str] = None,
@@ -215,6 +217,9 @@ class PascalContextMTDataset(MultiTaskBaseDataset):
                     info['normals']['normal_signs'] = self.normal_signs
             if 'edge' in self.tasks:
                 info['edge'] = dict(path=labelmap, format='pascal_edge_mat')
+            for task in self.tasks:
+                if task not in self.METAINFO['tasks']:
+                    info[task] = self._extra_task_info(task, sample_id, files)
             ann[sample_id] = (img_path, info)
 
         has_parts = {}

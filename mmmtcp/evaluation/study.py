@@ -22,8 +22,9 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .metrics.multi_task_metric import (LOWER_IS_BETTER, TASK_METRICS,
-                                         multi_task_gain)
+from mmmtcp.utils import TASKS, metric_names
+from mmmtcp.utils import lower_is_better as _task_lower_is_better
+from .metrics.multi_task_metric import multi_task_gain
 
 Results = Mapping[str, Mapping[int, Mapping[str, float]]]
 
@@ -45,7 +46,7 @@ def lower_is_better(key: str) -> bool:
         return True
     if '.' in key:
         task, name = key.split('.', 1)
-        return (task, name) in LOWER_IS_BETTER
+        return _task_lower_is_better(task, name)
     return False
 
 
@@ -56,11 +57,14 @@ def primary_keys(metrics: Mapping[str, float]) -> Dict[str, str]:
         metrics (Mapping[str, float]): Metric values of one run.
 
     Returns:
-        dict[str, str]: Task to its primary key (the first metric of
-        :data:`TASK_METRICS`), in :data:`TASK_METRICS` order.
+        dict[str, str]: Task to its primary key (the first metric of its
+        kind), in the order of :data:`mmmtcp.utils.TASKS`.
     """
     keys = {}
-    for task, names in TASK_METRICS.items():
+    for task in TASKS:
+        names = metric_names(task)
+        if not names:
+            continue
         key = f'{task}.{names[0]}'
         if key in metrics:
             keys[task] = key
@@ -200,8 +204,11 @@ def ordered_keys(summary: Mapping[str, Mapping[str, dict]]) -> List[str]:
     for per_method in summary.values():
         present += [k for k in per_method if k not in present]
     keys = []
-    for task, names in TASK_METRICS.items():
-        keys += [f'{task}.{n}' for n in names if f'{task}.{n}' in present]
+    for task in TASKS:
+        keys += [
+            f'{task}.{n}' for n in metric_names(task)
+            if f'{task}.{n}' in present
+        ]
         keys += sorted(k for k in present
                        if k.startswith(f'{task}.') and k not in keys)
     keys += [k for k in present if k.startswith('coherence.')]

@@ -54,8 +54,15 @@ class MultiTaskDataPreProcessor(SegDataPreProcessor):
             rgb_to_bgr=rgb_to_bgr,
             batch_augments=batch_augments,
             test_cfg=test_cfg)
-        self.field_pad_val = {
-            spec.gt_field: (seg_pad_val if spec.is_label else spec.pad_val)
+
+    @property
+    def field_pad_val(self) -> Dict[str, float]:
+        """Fill of each ground-truth field: ``seg_pad_val`` for label maps,
+        the kind's invalid value otherwise (looked up at use, so tasks
+        declared after the model is built are covered)."""
+        return {
+            spec.gt_field:
+            (self.seg_pad_val if spec.is_label else spec.pad_val)
             for spec in TASKS.values()
         }
 

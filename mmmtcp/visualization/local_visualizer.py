@@ -24,7 +24,6 @@ _COLORMAPS = {
     'jet': cv2.COLORMAP_JET,
     'turbo': cv2.COLORMAP_TURBO,
 }
-_PALETTE_KEYS = {'semseg': 'palette', 'human_parts': 'human_parts_palette'}
 _BACKGROUND = (32, 32, 32)
 _TEXT = (255, 255, 255)
 
@@ -132,7 +131,7 @@ class MultiTaskLocalVisualizer(Visualizer):
     # -------------------------------------------------------- renderers ----
     def _palette(self, task: str, num: int) -> np.ndarray:
         meta = self.dataset_meta or {}
-        palette = meta.get(_PALETTE_KEYS[task])
+        palette = meta.get(get_task(task).palette_key or '')
         if palette is not None and len(palette) >= num:
             return np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
         return default_palette(max(num, 1))
@@ -143,8 +142,7 @@ class MultiTaskLocalVisualizer(Visualizer):
         valid = labels != IGNORE_INDEX
         num = int(labels[valid].max()) + 1 if valid.any() else 1
         meta = self.dataset_meta or {}
-        classes = meta.get('classes' if task == 'semseg' else
-                           'human_parts_classes')
+        classes = meta.get(get_task(task).classes_key or '')
         if classes is not None:
             num = max(num, len(classes))
         colours = self._palette(task, num)[np.where(valid, labels, 0)]
@@ -200,14 +198,12 @@ class MultiTaskLocalVisualizer(Visualizer):
         data = get_pixel_data(data_sample, field)
         if data is None:
             return None
-        if get_task(task).kind == 'normal':
-            data = data.reshape(3, *data.shape[-2:]).transpose(1, 2, 0)
-        else:
-            data = data.reshape(data.shape[-2:])
+        kind = get_task(task).kind_impl
+        data = kind.unpack(data)
         if data.shape[:2] != tuple(size):
-            interp = (cv2.INTER_NEAREST if get_task(task).kind in
-                      ('label', 'binary') and data.dtype.kind in 'iub'
-                      else cv2.INTER_LINEAR)
+            interp = (cv2.INTER_NEAREST
+                      if kind.is_label and data.dtype.kind in 'iub' else
+                      cv2.INTER_LINEAR)
             data = cv2.resize(data.astype(np.float32), size[::-1],
                               interpolation=interp)
         return data
@@ -278,14 +274,9 @@ class MultiTaskLocalVisualizer(Visualizer):
 
     def _render(self, task: str, image: np.ndarray, data: np.ndarray,
                 is_gt: bool, depth_range: Tuple[float, float]) -> np.ndarray:
-        kind = get_task(task).kind
-        if kind == 'label':
-            return self._render_labels(task, image, data)
-        if kind == 'depth':
-            return self._render_depth(data, *depth_range)
-        if kind == 'normal':
-            return self._render_normals(data)
-        return self._render_gray(data, is_gt)
+        return get_task(task).kind_impl.render(
+            data, image, visualizer=self, task=task, is_gt=is_gt,
+            depth_range=depth_range)
 
     def _put_cell(self, canvas: np.ndarray, y0: int, x0: int, w: int,
                   title: str, panel: Optional[np.ndarray]) -> None:

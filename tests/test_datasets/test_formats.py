@@ -318,3 +318,47 @@ def test_nyud_depth_arguments_are_checked(nyud_root):
     ds = build_nyud(root, tasks=['depth'], max_depth=4.0)
     with pytest.raises(AnnotationReadError, match='max_depth=4'):
         ds[0]  # the fixture's depths reach 5 m
+
+
+def _write_label_map(path, label_map):
+    import scipy.io as sio
+    sio.savemat(path, {'LabelMap': label_map.astype(np.uint16)})
+    return path
+
+
+def test_pascal_edge_mat_thins_like_the_protocol(tmp_path):
+    """``read_pascal_edge_mat`` = bwmorph-style thin(Laplacian != 0), the
+    thinning of the protocol's loader (``skimage.morphology.thin``)."""
+    from mmmtcp.datasets.formats import read_pascal_edge_mat
+    from mmmtcp.utils.thinning import thin
+
+    # a vertical label change between columns 4 and 5: the Laplacian marks
+    # both columns; the thinning keeps column 4 from row 1 down (Zhang-Suen
+    # would stop at row 6)
+    lab = np.ones((8, 10))
+    lab[:, 5:] = 2
+    edge = read_pascal_edge_mat(_write_label_map(str(tmp_path / 'a.mat'),
+                                                 lab))
+    expected = np.zeros((8, 10), np.uint8)
+    expected[1:, 4] = 1
+    assert edge.dtype == np.uint8
+    np.testing.assert_array_equal(edge, expected)
+    # a 2x2 object: its Laplacian ring thins to one pixel (Zhang-Suen: none)
+    lab = np.zeros((8, 10))
+    lab[3:5, 3:5] = 5
+    edge = read_pascal_edge_mat(_write_label_map(str(tmp_path / 'b.mat'),
+                                                 lab))
+    assert edge.sum() == 1 and edge[4, 3] == 1
+    # any label map: exactly thin(Laplacian != 0)
+    rng = np.random.default_rng(1)
+    lab = cv2.resize(rng.integers(0, 459, (6, 7)).astype(np.uint16), (35, 30),
+                     interpolation=cv2.INTER_NEAREST)
+    edge = read_pascal_edge_mat(_write_label_map(str(tmp_path / 'c.mat'),
+                                                 lab))
+    lap = cv2.Laplacian(lab.astype(np.float64), cv2.CV_64F)
+    np.testing.assert_array_equal(edge, thin(lap != 0).astype(np.uint8))
+    try:
+        from skimage.morphology import thin as skimage_thin
+    except ImportError:
+        return
+    np.testing.assert_array_equal(edge, skimage_thin(lap != 0))

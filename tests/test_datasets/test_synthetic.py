@@ -8,6 +8,7 @@ from mmseg.registry import DATASETS
 
 from mmmtcp.datasets import generate_scenes, normals_from_depth
 from mmmtcp.datasets.synthetic import render_scene
+from mmmtcp.utils.geometry import backproject
 
 LOAD = [dict(type='LoadImageFromFile'), dict(type='LoadMultiTaskAnnotations')]
 
@@ -44,7 +45,10 @@ def test_determinism_and_loading(tmp_path):
 def test_geometric_consistency():
     for seed in range(3):
         s = render_scene(np.random.default_rng(seed), 96, 128)
-        n_depth = normals_from_depth(s['depth'], s['intrinsics'])
+        k = s['intrinsics']
+        assert (k['width'], k['height']) == (128, 96)
+        cam = (k['fx'], k['fy'], k['cx'], k['cy'])
+        n_depth, _ = normals_from_depth(s['depth'], *cam)
         n = s['normals']
         # planar regions: away from boundaries and from normal creases
         crease = np.zeros(n.shape[:2], bool)
@@ -58,8 +62,7 @@ def test_geometric_consistency():
         ang = np.degrees(np.arccos(cos))
         assert np.percentile(ang, 99) < 3.0, seed
         # normals face the camera and floors point up
-        from mmmtcp.datasets.geometry import backproject
-        rays = backproject(s['depth'], s['intrinsics'])
+        rays = backproject(s['depth'], *cam)
         assert ((n * rays).sum(-1) < 0).all()
         floor = s['label'] == 1
         if floor.any():

@@ -13,6 +13,7 @@ from mmengine.structures import PixelData
 import mmmtcp  # noqa: F401
 from mmmtcp.evaluation import MultiTaskMetric
 from mmmtcp.utils import get_task
+from mmmtcp.utils.geometry import flip_intrinsics, scale_intrinsics
 from mmseg.registry import METRICS
 from mmseg.structures import SegDataSample
 
@@ -29,13 +30,12 @@ init_default_scope('mmseg')
 ALL_TASKS = ['semseg', 'depth', 'normals', 'edge', 'human_parts', 'saliency']
 
 
-def planar_scene(seed: int):
-    """Geometrically consistent maps of a tilted plane (two label regions)."""
+def planar_scene(seed: int, intrinsics: dict = INTRINSICS):
+    """Geometrically consistent maps of a tilted plane (two label regions)
+    seen by a camera with ``intrinsics`` (scaled to ``W x H``)."""
     rng = np.random.default_rng(seed)
-    fx = INTRINSICS['fx'] * W / 640
-    fy = INTRINSICS['fy'] * H / 480
-    cx = INTRINSICS['cx'] * W / 640
-    cy = INTRINSICS['cy'] * H / 480
+    k = scale_intrinsics(intrinsics, W, H)
+    fx, fy, cx, cy = k['fx'], k['fy'], k['cx'], k['cy']
     n_cv = np.array([0.2, -0.3, -1.0]) + rng.normal(0, 0.05, 3)
     n_cv /= np.linalg.norm(n_cv)
     u = (np.arange(W) - cx) / fx
@@ -68,10 +68,11 @@ def to_pixel(task: str, array: np.ndarray, pred: bool) -> PixelData:
     return PixelData(data=tensor)
 
 
-def make_sample(name: str, gts: dict, preds: dict) -> SegDataSample:
+def make_sample(name: str, gts: dict, preds: dict,
+                **metainfo) -> SegDataSample:
     sample = SegDataSample(metainfo=dict(
         img_path=f'/data/images/{name}.png', ori_shape=(H, W),
-        img_shape=(H, W)))
+        img_shape=(H, W), **metainfo))
     for task, gt in gts.items():
         spec = get_task(task)
         sample.set_field(to_pixel(task, gt, False), spec.gt_field)
@@ -216,6 +217,44 @@ def test_coherence_wrong_normal_angle():
     assert out['coherence_gt.normal_depth_angle'] == pytest.approx(
         0, abs=1e-3)
     assert 'coherence.edge_seg_F' not in out
+
+
+def test_coherence_reads_the_sample_intrinsics():
+    """Depth and normals of a camera other than the data set's (as after a
+    crop or zoom): coherent only with the sample's own intrinsics."""
+    cam = dict(fx=60., fy=58., cx=25.0, cy=12.0, width=W, height=H)
+    gts = planar_scene(1, cam)
+    cfg = dict(type='MultiTaskMetric', tasks=['depth', 'normals'],
+               coherence=True)
+
+    def angle(**metainfo) -> float:
+        sample = make_sample('c', gts, perfect_preds(gts), **metainfo)
+        out = run(cfg, [sample], 1)
+        assert out['coherence.normal_depth_angle'] == pytest.approx(
+            out['coherence_gt.normal_depth_angle'])
+        return out['coherence_gt.normal_depth_angle']
+
+    # dataset_meta's camera (NYUD-v2 at 640x480) does not describe the maps
+    assert angle() > 5
+    assert angle(camera_intrinsics=cam) == pytest.approx(0, abs=1e-3)
+    # given at another resolution (a test pipeline resized the image and
+    # did not load annotations): scaled to the maps
+    assert angle(camera_intrinsics=scale_intrinsics(cam, 3 * W, 2 * H)) == \
+        pytest.approx(0, abs=1e-3)
+    # the image was flipped: the predictions were flipped back, so are the
+    # intrinsics
+    flipped = flip_intrinsics(cam, 'horizontal')
+    assert angle(camera_intrinsics=flipped, flip=True,
+                 flip_direction='horizontal') == pytest.approx(0, abs=1e-3)
+    assert angle(camera_intrinsics=flipped) > 0.5
+    # no intrinsics anywhere: an error naming both places
+    evaluator = Evaluator(cfg)
+    evaluator.dataset_meta = {k: v for k, v in META.items()
+                              if k != 'camera_intrinsics'}
+    with pytest.raises(KeyError, match='camera_intrinsics'):
+        evaluator.process([make_sample('c', gts, perfect_preds(gts))])
+    evaluator.process([make_sample('c', gts, perfect_preds(gts),
+                                   camera_intrinsics=cam)])
 
 
 def test_coherence_edge_seg_disagreement():

@@ -58,7 +58,7 @@ def make_sample(tasks, h, w, **meta):
         if spec.kind == 'label':
             data = torch.randint(0, NUM_CLASSES[task], (1, h, w))
             data[:, :2] = 255
-        elif spec.kind == 'binary':
+        elif spec.kind in ('binary', 'boundary'):
             data = (torch.rand(1, h, w) > 0.8).long()
         elif spec.kind == 'depth':
             data = torch.rand(1, h, w) * 4
@@ -150,7 +150,7 @@ def test_predict_restores_original_size_and_skips_side_heads():
             if spec.kind == 'label':
                 assert pred.dtype == torch.int64
                 assert pred.max() < NUM_CLASSES[task]
-            elif spec.kind == 'binary':
+            elif spec.kind in ('binary', 'boundary'):
                 assert 0 <= pred.min() and pred.max() <= 1
             elif spec.kind == 'normal':
                 torch.testing.assert_close(

@@ -170,7 +170,7 @@ class CopyGroundTruth(BaseModel):
                 gt = getattr(sample, spec.gt_field).data
                 if spec.kind == 'label':
                     pred = torch.where(gt == 255, torch.zeros_like(gt), gt)
-                elif spec.kind == 'binary':
+                elif spec.kind in ('binary', 'boundary'):
                     pred = (gt == 1).float()
                 else:
                     pred = gt * self.scale.detach()

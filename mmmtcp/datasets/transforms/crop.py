@@ -4,6 +4,8 @@ from mmcv.transforms.utils import cache_randomness
 from mmseg.datasets.transforms import RandomCrop
 from mmseg.registry import TRANSFORMS
 
+from mmmtcp.utils.geometry import crop_intrinsics
+
 
 @TRANSFORMS.register_module()
 class MultiTaskRandomCrop(RandomCrop):
@@ -57,9 +59,6 @@ class MultiTaskRandomCrop(RandomCrop):
         results['img_shape'] = (h, w)
         intr = results.get('camera_intrinsics')
         if intr is not None:
-            intr = dict(intr)
-            intr['cx'] -= x1
-            intr['cy'] -= y1
-            intr['width'], intr['height'] = int(w), int(h)
-            results['camera_intrinsics'] = intr
+            results['camera_intrinsics'] = crop_intrinsics(
+                intr, x1, y1, w, h)
         return results

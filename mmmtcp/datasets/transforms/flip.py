@@ -2,9 +2,8 @@
 from mmseg.datasets.transforms import RandomFlip
 from mmseg.registry import TRANSFORMS
 
-from mmmtcp.utils import get_task
-
-_NORMALS_KEY = get_task('normals').gt_key
+from mmmtcp.utils import TASKS
+from mmmtcp.utils.geometry import flip_intrinsics
 
 
 @TRANSFORMS.register_module()
@@ -16,7 +15,8 @@ class MultiTaskRandomFlip(RandomFlip):
     horizontal flip negates the normals' x component, a vertical flip their
     y component and a diagonal flip both (all-zero invalid vectors stay
     zero); ``camera_intrinsics`` (if present) get ``cx -> W - 1 - cx``
-    and/or ``cy -> H - 1 - cy``.
+    and/or ``cy -> H - 1 - cy``
+    (:func:`mmmtcp.utils.geometry.flip_intrinsics`).
 
     Args: as :class:`mmseg.datasets.transforms.RandomFlip` (``prob``,
         ``direction``, ``swap_seg_labels``).
@@ -27,19 +27,11 @@ class MultiTaskRandomFlip(RandomFlip):
         direction = results['flip_direction']
         axes = dict(horizontal=(0, ), vertical=(1, ), diagonal=(0, 1))[
             direction]
-        normals = results.get(_NORMALS_KEY)
-        if normals is not None:
-            normals = normals.copy()
-            for axis in axes:
-                normals[..., axis] = -normals[..., axis]
-            normals[normals == 0] = 0.  # no negative zeros
-            results[_NORMALS_KEY] = normals
+        # maps whose values depend on the image axes (normals) change
+        for spec in TASKS.values():
+            gt = results.get(spec.gt_key)
+            if gt is not None:
+                results[spec.gt_key] = spec.kind_impl.flip(gt, axes)
         intr = results.get('camera_intrinsics')
         if intr is not None:
-            h, w = results['img'].shape[:2]
-            intr = dict(intr)
-            if 0 in axes:
-                intr['cx'] = (w - 1) - intr['cx']
-            if 1 in axes:
-                intr['cy'] = (h - 1) - intr['cy']
-            results['camera_intrinsics'] = intr
+            results['camera_intrinsics'] = flip_intrinsics(intr, direction)

@@ -2,7 +2,6 @@
 from typing import Sequence
 
 import numpy as np
-import torch
 from mmcv.transforms import BaseTransform, to_tensor
 from mmengine.structures import PixelData
 from mmseg.registry import TRANSFORMS
@@ -47,16 +46,7 @@ class PackMultiTaskInputs(BaseTransform):
             gt = results.get(spec.gt_key)
             if gt is None:
                 continue
-            if spec.kind == 'normal':
-                data = torch.from_numpy(
-                    np.ascontiguousarray(gt.transpose(2, 0, 1),
-                                         dtype=np.float32))
-            elif spec.kind == 'depth':
-                data = torch.from_numpy(
-                    np.ascontiguousarray(gt[None], dtype=np.float32))
-            else:
-                data = torch.from_numpy(
-                    np.ascontiguousarray(gt[None].astype(np.int64)))
+            data = spec.kind_impl.pack(gt)
             sample.set_data({spec.gt_field: PixelData(data=data)})
 
         results.setdefault('img_shape', img.shape[:2])

@@ -5,8 +5,8 @@ from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
 from mmmtcp.utils import check_tasks, get_task
+from mmmtcp.utils.geometry import scale_intrinsics
 from ..formats import ANNOTATION_READERS
-from ..geometry import scale_intrinsics
 
 
 @TRANSFORMS.register_module()
@@ -23,7 +23,10 @@ class LoadMultiTaskAnnotations(BaseTransform):
     original size, which is where predictions are evaluated (as mmseg's
     test pipelines do with ``Resize`` before ``LoadAnnotations``). When the
     sample carries ``camera_intrinsics`` they are rescaled to the original
-    image size.
+    image size with :func:`mmmtcp.utils.geometry.scale_intrinsics` (the data
+    set's intrinsics to its images; after a test-time resize this undoes
+    that resize exactly), so they describe the grid the maps and the
+    restored predictions share.
 
     Required Keys: ``ann_info``, ``img`` (or ``ori_shape``), ``tasks``.
 
@@ -66,10 +69,17 @@ class LoadMultiTaskAnnotations(BaseTransform):
                     f'{sorted(ann_info)}')
             info = dict(ann_info[task])
             path, fmt = info.pop('path'), info.pop('format')
-            if fmt not in ANNOTATION_READERS:
-                raise KeyError(f'Unknown annotation format {fmt!r} for {path}'
-                               f'; known: {sorted(ANNOTATION_READERS)}')
-            gt = ANNOTATION_READERS[fmt](path, img_shape=img_shape, **info)
+            if fmt == 'task_kind':
+                # a config-declared task: its kind reads the file
+                info.pop('task', None)
+                gt = spec.kind_impl.read(path, **info)
+            elif fmt in ANNOTATION_READERS:
+                gt = ANNOTATION_READERS[fmt](path, img_shape=img_shape,
+                                             **info)
+            else:
+                raise KeyError(
+                    f'Unknown annotation format {fmt!r} for {path}; known: '
+                    f"{sorted(ANNOTATION_READERS)} and 'task_kind'")
             if img_shape is not None and tuple(gt.shape[:2]) != tuple(
                     img_shape[:2]):
                 raise ValueError(

@@ -6,18 +6,16 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
-from mmmtcp.utils import TASKS
-
-_PAD_VAL = {spec.gt_key: spec.pad_val for spec in TASKS.values()}
-_KEY_OF_TASK = {name: spec.gt_key for name, spec in TASKS.items()}
+from mmmtcp.utils import TASKS, task_of_gt_key
 
 
 @TRANSFORMS.register_module()
 class MultiTaskPad(BaseTransform):
     """Pad the image and every map of ``seg_fields`` at the bottom/right.
 
-    Each map is filled with its task's ``pad_val`` (labels 255, depth 0,
-    normals the zero vector), so padding is always invalid / ignored. The
+    Each map is filled with its task kind's ``pad_val`` (labels 255, depth
+    0, normals the zero vector, regression NaN), so padding is always
+    invalid / ignored; a ``seg_fields`` entry of no task gets 255. The
     image keeps ``img_shape`` (its valid size) and gets ``pad_shape``.
 
     Args:
@@ -25,8 +23,9 @@ class MultiTaskPad(BaseTransform):
             ``RandomCrop``'s ``crop_size``); larger inputs are not cut.
         size_divisor (int, optional): Pad ``h`` and ``w`` up to a multiple.
         pad_val (dict, optional): Overrides, keyed by ``'img'``, a task name
-            or a results key, e.g. ``dict(img=0, semseg=255)``. A fill that
-            would make padding look valid (255 in depth) is refused.
+            or a results key, e.g. ``dict(img=0, semseg=255)``. Only label
+            maps and the image can be given another fill; any other fill
+            would make padding look valid (255 in depth) and is refused.
     """
 
     def __init__(self,
@@ -38,13 +37,30 @@ class MultiTaskPad(BaseTransform):
                              '`size_divisor`')
         self.size = None if size is None else tuple(size)
         self.size_divisor = size_divisor
-        self.pad_val = dict(_PAD_VAL, img=0)
+        self.pad_val = dict(img=0)
         for k, v in (pad_val or {}).items():
-            key = _KEY_OF_TASK.get(k, k)
-            if key in ('gt_depth_map', 'gt_normal_map') and v != 0:
-                raise ValueError(f'MultiTaskPad: pad_val[{k!r}]={v} would '
-                                 'mark padding as valid; it must be 0')
+            key = TASKS[k].gt_key if k in TASKS else k
+            self._check_fill(key, v)
             self.pad_val[key] = v
+
+    @staticmethod
+    def _check_fill(key: str, value: float) -> None:
+        spec = task_of_gt_key(key)
+        if spec is None or spec.is_label:
+            return
+        kind_val = spec.pad_val
+        if not (value == kind_val or (value != value
+                                      and kind_val != kind_val)):
+            raise ValueError(
+                f'MultiTaskPad: pad_val[{spec.name!r}]={value} would mark '
+                f'padding as valid; it must be {kind_val} (the invalid '
+                f'value of kind {spec.kind!r})')
+
+    def _fill(self, key: str) -> float:
+        if key in self.pad_val:
+            return self.pad_val[key]
+        spec = task_of_gt_key(key)
+        return 255 if spec is None else spec.pad_val
 
     def _target(self, h: int, w: int) -> Tuple[int, int]:
         if self.size is not None:
@@ -64,7 +80,7 @@ class MultiTaskPad(BaseTransform):
             gt = results.get(key)
             if gt is None:
                 continue
-            fill = self.pad_val.get(key, 255)
+            fill = self._fill(key)
             if gt.ndim == 3:
                 fill = tuple([fill] * gt.shape[2])
             results[key] = mmcv.impad(gt, shape=(th, tw), pad_val=fill)

@@ -1,15 +1,14 @@
 """Resizing that treats each dense map of multi-task prediction correctly."""
 import math
-from typing import Callable, Dict
+from typing import Callable
 
 import cv2
 import numpy as np
 from mmseg.datasets.transforms import Resize
 from mmseg.registry import TRANSFORMS
 
-from mmmtcp.utils import TASKS
-
-_KIND = {spec.gt_key: spec.kind for spec in TASKS.values()}
+from mmmtcp.utils import task_of_gt_key
+from mmmtcp.utils.geometry import scale_intrinsics
 
 
 def masked_resample(data: np.ndarray, valid: np.ndarray,
@@ -72,8 +71,11 @@ class MultiTaskResize(Resize):
       ``results['depth_scale']``.
     - normals: valid-masked bilinear per component, then re-normalized to
       unit length; invalid stays the zero vector.
-    - ``camera_intrinsics`` (if present) are rescaled to the new grid
-      (``fx * sx``, ``cx' = (cx + 0.5) * sx - 0.5``, ...).
+    - ``camera_intrinsics`` (if present) are rescaled from their
+      ``width x height`` to the new image size with
+      :func:`mmmtcp.utils.geometry.scale_intrinsics` (``fx * sx``,
+      ``cx' = (cx + 0.5) * sx - 0.5``, ...: half-pixel centres, as the
+      image is resampled).
 
     Args:
         depth_scale_mode (str): ``'divide'`` or ``'keep'``.
@@ -103,44 +105,28 @@ class MultiTaskResize(Resize):
             gt = results.get(key)
             if gt is None:
                 continue
-            kind = _KIND.get(key, 'label')
-            if kind == 'depth':
-                results[key] = self._resize_depth(gt, (h, w), sx, sy, results)
-            elif kind == 'normal':
-                valid = np.any(gt != 0, axis=-1)
-                out, new_valid = masked_resize(gt, valid, (h, w))
-                results[key] = unit_normals(out, new_valid)
-            else:
+            spec = task_of_gt_key(key)
+            if spec is None:
+                # another transform's segmentation field: mmseg's rule
                 results[key] = cv2.resize(
                     gt, (w, h), interpolation=cv2.INTER_NEAREST)
+                continue
+            results[key] = spec.kind_impl.resize(
+                gt, (h, w),
+                depth_interpolation=self.depth_interpolation,
+                depth_scale_mode=self.depth_scale_mode,
+                zoom=math.sqrt(sx * sy))
+        if self.depth_scale_mode == 'divide' and any(
+                task_of_gt_key(k).kind_impl.scales_with_zoom
+                for k in results.get('seg_fields', [])
+                if task_of_gt_key(k) is not None):
+            results['depth_scale'] = results.get('depth_scale',
+                                                 1.0) * math.sqrt(sx * sy)
         intr = results.get('camera_intrinsics')
         if intr is not None:
-            results['camera_intrinsics'] = self._scale_intrinsics(
-                intr, sx, sy, w, h)
-
-    def _resize_depth(self, depth: np.ndarray, size_hw: tuple, sx: float,
-                      sy: float, results: dict) -> np.ndarray:
-        h, w = size_hw
-        if self.depth_interpolation == 'nearest':
-            out = cv2.resize(depth, (w, h), interpolation=cv2.INTER_NEAREST)
-        else:
-            out, _ = masked_resize(depth, depth > 0, (h, w))
-        if self.depth_scale_mode == 'divide':
-            s = math.sqrt(sx * sy)
-            out = out / s
-            results['depth_scale'] = results.get('depth_scale', 1.0) * s
-        return out.astype(np.float32)
-
-    @staticmethod
-    def _scale_intrinsics(intr: Dict, sx: float, sy: float, w: int,
-                          h: int) -> Dict:
-        intr = dict(intr)
-        intr['fx'] = intr['fx'] * sx
-        intr['fy'] = intr['fy'] * sy
-        intr['cx'] = (intr['cx'] + 0.5) * sx - 0.5
-        intr['cy'] = (intr['cy'] + 0.5) * sy - 0.5
-        intr['width'], intr['height'] = int(w), int(h)
-        return intr
+            # the image was resampled with half-pixel centres (cv2.resize);
+            # see mmmtcp.utils.geometry for the convention
+            results['camera_intrinsics'] = scale_intrinsics(intr, w, h)
 
     def __repr__(self) -> str:
         return (super().__repr__() +

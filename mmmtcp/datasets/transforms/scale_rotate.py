@@ -8,10 +8,9 @@ from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness
 from mmseg.registry import TRANSFORMS
 
-from mmmtcp.utils import IGNORE_INDEX, TASKS
-from .resize import masked_resample, unit_normals
-
-_KIND = {spec.gt_key: spec.kind for spec in TASKS.values()}
+from mmmtcp.utils import IGNORE_INDEX, task_of_gt_key
+from mmmtcp.utils.geometry import warp_intrinsics
+from .resize import masked_resample
 
 Range = Union[Tuple[float, float], Sequence[float]]
 
@@ -45,7 +44,9 @@ class MultiTaskRandomScaleRotate(BaseTransform):
       is a roll of the camera, which turns every surface normal seen in
       the camera frame by the same angle;
     - ``camera_intrinsics`` (if present): ``fx, fy`` times ``s`` and the
-      principal point moved by the warp (exact for ``fx == fy``).
+      principal point moved by the warp
+      (:func:`mmmtcp.utils.geometry.warp_intrinsics`; exact for
+      ``fx == fy``).
 
     Angles are counter-clockwise as seen in the picture (OpenCV's
     ``getRotationMatrix2D`` convention).
@@ -147,43 +148,29 @@ class MultiTaskRandomScaleRotate(BaseTransform):
             gt = results.get(key)
             if gt is None:
                 continue
-            kind = _KIND.get(key, 'label')
-            if kind == 'depth':
-                out, _ = _masked_warp(gt, gt > 0, matrix, size)
-                if self.depth_scale_mode == 'divide':
-                    out = out / scale
-                    results['depth_scale'] = results.get('depth_scale',
-                                                         1.0) * scale
-                results[key] = out.astype(np.float32)
-            elif kind == 'normal':
-                results[key] = self._warp_normals(gt, matrix, size, angle)
-            else:
+            spec = task_of_gt_key(key)
+            if spec is None:
+                # another transform's segmentation field: nearest, ignored
                 results[key] = cv2.warpAffine(
                     gt, matrix, size, flags=cv2.INTER_NEAREST,
                     borderMode=cv2.BORDER_CONSTANT, borderValue=IGNORE_INDEX)
+                continue
+            kind = spec.kind_impl
+            results[key] = kind.warp(
+                gt, matrix, size, angle, zoom=scale,
+                depth_scale_mode=self.depth_scale_mode)
+            if kind.scales_with_zoom and self.depth_scale_mode == 'divide':
+                results['depth_scale'] = results.get('depth_scale',
+                                                     1.0) * scale
         intr = results.get('camera_intrinsics')
         if intr is not None:
-            intr = dict(intr)
-            cx, cy = matrix @ np.array([intr['cx'], intr['cy'], 1.0])
-            intr.update(fx=intr['fx'] * scale, fy=intr['fy'] * scale,
-                        cx=float(cx), cy=float(cy))
-            results['camera_intrinsics'] = intr
+            # ``matrix`` maps integer pixel centres (the centre of rotation
+            # is ((w - 1) / 2, (h - 1) / 2)), the convention of the
+            # intrinsics
+            results['camera_intrinsics'] = warp_intrinsics(
+                intr, matrix, w, h)
         results['scale_rotate'] = (scale, angle)
         return results
-
-    @staticmethod
-    def _warp_normals(normals: np.ndarray, matrix: np.ndarray,
-                      size: Tuple[int, int], angle: float) -> np.ndarray:
-        valid = np.any(normals != 0, axis=-1)
-        out, new_valid = _masked_warp(normals, valid, matrix, size)
-        rad = math.radians(angle)
-        c, s = math.cos(rad), math.sin(rad)
-        x, y = out[..., 0].copy(), out[..., 1].copy()
-        out[..., 0] = c * x - s * y
-        out[..., 1] = s * x + c * y
-        out = unit_normals(out, new_valid)
-        out[out == 0] = 0.  # no negative zeros
-        return out
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(scales={self.scales}, '

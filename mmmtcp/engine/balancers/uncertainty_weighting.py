@@ -82,7 +82,7 @@ class UncertaintyWeighting(BaseTaskBalancer):
         if task in self.task_kinds:
             return self.task_kinds[task]
         spec = TASKS.get(task)
-        if spec is not None and spec.kind in ('depth', 'normal'):
+        if spec is not None and not spec.is_label:
             return 'regression'
         return 'classification'
 

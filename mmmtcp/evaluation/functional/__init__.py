@@ -1,3 +1,5 @@
+from mmmtcp.utils.geometry import (angular_error, axes_matrix,
+                                   normals_from_depth)
 from .boundary import (boundary_match_counts, boundary_pr_counts, dilate_disk,
                        f_measure, label_boundaries, pr_from_counts, thin,
                        tolerance_in_pixels)
@@ -8,8 +10,6 @@ from .dense import (ANGLE_BIN_WIDTH, ANGLE_THRESHOLDS, NONFINITE_LABEL,
                     saliency_stats, sum_stats, summarize_depth,
                     summarize_edges, summarize_labels, summarize_normals,
                     summarize_saliency, thresholds_between)
-from .geometry import (angular_error, axes_matrix, normals_from_depth,
-                       scaled_intrinsics)
 from .sample import get_metainfo, get_pixel_data, write_prediction
 
 __all__ = [
@@ -20,7 +20,7 @@ __all__ = [
     'nonfinite_labels', 'normal_stats', 'saliency_stats',
     'sum_stats', 'summarize_depth', 'summarize_edges', 'summarize_labels',
     'summarize_normals', 'summarize_saliency', 'thresholds_between',
-    'angular_error', 'axes_matrix', 'normals_from_depth', 'scaled_intrinsics',
+    'angular_error', 'axes_matrix', 'normals_from_depth',
     'get_metainfo', 'get_pixel_data', 'edge_seg_stats', 'normal_depth_stats',
     'write_prediction'
 ]

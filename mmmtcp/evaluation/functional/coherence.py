@@ -16,9 +16,9 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from mmmtcp.utils.geometry import angular_error, normals_from_depth
 from .boundary import boundary_match_counts, label_boundaries, thin
 from .dense import NONFINITE_LABEL, WORST_ANGLE, nonfinite_labels
-from .geometry import angular_error, normals_from_depth
 
 
 def _cross_neighbourhood(mask: np.ndarray) -> np.ndarray:

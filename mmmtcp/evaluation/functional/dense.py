@@ -40,10 +40,10 @@ from typing import Dict, Iterable, List, Optional
 
 import numpy as np
 
+from mmmtcp.utils.geometry import angular_error
 from mmmtcp.utils.tasks import NONFINITE_LABEL
 from .boundary import (boundary_pr_counts, f_measure, pr_from_counts,
                        tolerance_in_pixels)
-from .geometry import angular_error
 
 Stats = Dict[str, np.ndarray]
 

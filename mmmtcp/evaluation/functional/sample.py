@@ -12,7 +12,6 @@ import torch
 from mmengine.utils import mkdir_or_exist
 
 from mmmtcp.utils import get_task
-from .dense import nonfinite_labels
 
 
 def get_pixel_data(sample: Union[Mapping, Any],
@@ -60,7 +59,8 @@ def write_prediction(out_dir: str, stem: str, task: str,
     ``<out_dir>/<task>/<stem>.<ext>``. Non-finite predictions, which a PNG
     cannot hold, are written as 255 (the ignore id) in label maps
     (:data:`NONFINITE_LABEL` or NaN / inf) and as 0 (the zero normal
-    component, probability 0) in the other PNGs; depth keeps them.
+    component, probability 0) in the other PNGs; depth keeps them. The
+    format is the task kind's ``write`` (other kinds: float32 ``.npy``).
 
     Args:
         out_dir (str): Output root.
@@ -71,27 +71,11 @@ def write_prediction(out_dir: str, stem: str, task: str,
     Returns:
         str: The written path.
     """
-    kind = get_task(task).kind
-    if kind == 'depth':
-        path = osp.join(out_dir, task, stem + '.npy')
-        mkdir_or_exist(osp.dirname(path))
-        np.save(path, np.asarray(pred, dtype=np.float32))
-        return path
-    pred = np.asarray(pred)
-    if kind == 'label':
-        bad = nonfinite_labels(pred)
-        pred = np.where(bad, 255, pred)
-        if pred.size and (pred.min() < 0 or pred.max() > 255):
-            raise ValueError(f'{task} labels outside 0..255 cannot be '
-                             'written as a uint8 PNG')
-        img = pred.astype(np.uint8)
+    ext, content = get_task(task).kind_impl.write(np.asarray(pred))
+    path = osp.join(out_dir, task, stem + ext)
+    mkdir_or_exist(osp.dirname(path))
+    if ext == '.npy':
+        np.save(path, content)
     else:
-        pred = np.where(np.isfinite(pred), pred, 0.0)
-        if kind == 'normal':
-            rgb = np.clip((pred + 1.0) * 255.0 / 2.0, 0, 255)
-            img = np.round(rgb).astype(np.uint8)[..., ::-1]  # BGR, OpenCV
-        else:
-            img = np.round(np.clip(pred, 0, 1) * 255).astype(np.uint8)
-    path = osp.join(out_dir, task, stem + '.png')
-    mmcv.imwrite(img, path)
+        mmcv.imwrite(content, path)
     return path

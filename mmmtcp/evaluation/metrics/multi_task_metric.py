@@ -9,7 +9,7 @@ Vandenhende et al., TPAMI 2021) and mmmtcp's cross-task coherence measures.
 """
 import logging
 import os.path as osp
-from typing import Dict, List, Mapping, Optional, Sequence, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.dist import (all_gather_object, broadcast_object_list,
@@ -18,44 +18,20 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from mmseg.registry import METRICS
-from mmmtcp.utils import IGNORE_INDEX, check_tasks, get_task
-from mmmtcp.utils.geometry import NORMAL_AXES
-from ..functional import (depth_stats, edge_seg_stats, edge_stats,
-                          f_measure, label_stats, normal_depth_stats,
-                          normal_stats, pr_from_counts, saliency_stats,
-                          scaled_intrinsics, sum_stats, summarize_depth,
-                          summarize_edges, summarize_labels,
-                          summarize_normals, summarize_saliency,
+from mmmtcp.utils import (IGNORE_INDEX, check_tasks, get_task,
+                         lower_is_better, metric_names)
+from mmmtcp.utils.geometry import (NORMAL_AXES, check_intrinsics,
+                                   restore_intrinsics, scale_intrinsics)
+from ..functional import (edge_seg_stats, f_measure, normal_depth_stats,
+                          pr_from_counts, sum_stats,
                           thresholds_between, tolerance_in_pixels)
 from ..functional.dense import per_class_table
 from ..functional.sample import (get_metainfo, get_pixel_data,
                                  write_prediction)
 
-#: Metric names per task; the first one is the task's primary metric.
-TASK_METRICS = {
-    'semseg': ('mIoU', 'aAcc'),
-    'human_parts': ('mIoU', 'aAcc'),
-    'depth': ('rmse', 'abs_rel', 'log_rmse'),
-    'normals': ('mean', 'median', 'rmse', 'within_11_25', 'within_22_5',
-                'within_30'),
-    'edge': ('odsF', 'oisF'),
-    'saliency': ('maxF', 'mIoU'),
-}
-#: Metrics for which lower is better (l_t = 1 in delta_m).
-LOWER_IS_BETTER = {('depth', 'rmse'), ('depth', 'abs_rel'),
-                   ('depth', 'log_rmse'), ('normals', 'mean'),
-                   ('normals', 'median'), ('normals', 'rmse')}
-_CLASS_KEYS = {'semseg': 'classes', 'human_parts': 'human_parts_classes'}
-#: How each task scores a non-finite predicted pixel (see the functional
-#: ``*_stats`` docstrings for the exact rules).
+#: How the coherence measures score a non-finite input pixel (a task's rule
+#: is its kind's ``nonfinite_rule``).
 NONFINITE_RULES = {
-    'semseg': 'a prediction of no class (a miss of its ground-truth class)',
-    'human_parts':
-    'a prediction of no class (a miss of its ground-truth class)',
-    'depth': "the worst depth in [0, the image's largest valid gt depth]",
-    'normals': 'an angular error of 180 degrees',
-    'edge': 'an unmatched boundary pixel at every threshold',
-    'saliency': 'the wrong side of every threshold (1 - gt)',
     'coherence.normal_depth_angle': 'an angle of 180 degrees',
     'coherence.edge_seg_F': 'an unmatched boundary pixel',
 }
@@ -102,8 +78,10 @@ class MultiTaskMetric(BaseMetric):
       baseline metrics, its term is the mean of their relative gains.
     - ``coherence.normal_depth_angle`` (``coherence=True``, tasks depth and
       normals): mean angle between the predicted normals and the normals
-      derived from the predicted depth (back-projected with
-      ``dataset_meta['camera_intrinsics']`` scaled to the map size, cross
+      derived from the predicted depth (back-projected with the sample's
+      ``camera_intrinsics`` metainfo, unflipped and scaled to the map size,
+      or, without them, ``dataset_meta['camera_intrinsics']`` scaled to the
+      map size; see :mod:`mmmtcp.utils.geometry` for the convention; cross
       product of central differences, oriented toward the camera, expressed
       in ``dataset_meta['normal_axes']``), over pixels where the derived
       normals are defined (the pixel and its 4 neighbours have depth > 0,
@@ -237,13 +215,14 @@ class MultiTaskMetric(BaseMetric):
                 raise ValueError(
                     f'MultiTaskMetric.baselines has task {task!r}, which is '
                     f'not in tasks={self.tasks}')
+            known = metric_names(task)
             if not isinstance(values, Mapping):
-                values = {TASK_METRICS[task][0]: values}
+                values = {known[0]: values}
             for name, value in values.items():
-                if name not in TASK_METRICS[task]:
+                if name not in known:
                     raise ValueError(
                         f'MultiTaskMetric.baselines[{task!r}] has unknown '
-                        f'metric {name!r}; known: {TASK_METRICS[task]}')
+                        f'metric {name!r}; known: {known}')
                 if not value:
                     raise ValueError(
                         f'MultiTaskMetric.baselines[{task!r}][{name!r}] must '
@@ -253,7 +232,11 @@ class MultiTaskMetric(BaseMetric):
 
     # ------------------------------------------------------------------
     def _num_classes(self, task: str) -> int:
-        key = _CLASS_KEYS[task]
+        key = get_task(task).classes_key
+        if key is None:
+            raise KeyError(
+                f'MultiTaskMetric: label task {task!r} declares no '
+                '`classes_key` (the dataset metainfo key of its class names)')
         meta = self.dataset_meta or {}
         if key not in meta:
             raise KeyError(
@@ -274,13 +257,8 @@ class MultiTaskMetric(BaseMetric):
             raise KeyError(f'MultiTaskMetric: the data sample of {name} has '
                            f'no ground truth {spec.gt_field!r} for task '
                            f'{task!r}')
-        if spec.kind == 'normal':
-            pred, gt = pred.reshape(3, *pred.shape[-2:]), gt.reshape(
-                3, *gt.shape[-2:])
-            pred, gt = pred.transpose(1, 2, 0), gt.transpose(1, 2, 0)
-        else:
-            pred = pred.reshape(pred.shape[-2:])
-            gt = gt.reshape(gt.shape[-2:])
+        kind = spec.kind_impl
+        pred, gt = kind.unpack(pred), kind.unpack(gt)
         if pred.shape != gt.shape:
             raise ValueError(
                 f'MultiTaskMetric: {task} prediction {pred.shape} and ground '
@@ -303,7 +281,7 @@ class MultiTaskMetric(BaseMetric):
             for task, (pred, gt) in maps.items():
                 stats[task] = self._task_stats(task, pred, gt)
             if self.coherence:
-                stats.update(self._coherence_stats(maps))
+                stats.update(self._coherence_stats(maps, sample))
             self._accumulate(stats)
             if self.output_dir:
                 self._write(sample, maps)
@@ -375,38 +353,78 @@ class MultiTaskMetric(BaseMetric):
         self.results.clear()
         return out[0]
 
+    def _kind_settings(self, task: str) -> dict:
+        """The metric settings a task's kind may use."""
+        spec = get_task(task)
+        settings = dict(
+            task=task,
+            edge_tolerance=self.edge_tolerance,
+            edge_thresholds=self.edge_thresholds,
+            saliency_thresholds=self.saliency_thresholds,
+            saliency_beta2=self.saliency_beta2,
+            ignore_empty_classes=self.ignore_empty_classes)
+        if spec.classes_key is not None:
+            settings['num_classes'] = self._num_classes(task)
+        return settings
+
     def _task_stats(self, task: str, pred: np.ndarray,
                     gt: np.ndarray) -> dict:
-        kind = get_task(task).kind
-        if task in _CLASS_KEYS:
-            return label_stats(pred, gt, self._num_classes(task),
-                               IGNORE_INDEX, task)
-        if kind == 'depth':
-            return depth_stats(pred, gt)
-        if kind == 'normal':
-            return normal_stats(pred, gt)
-        if task == 'saliency':
-            return saliency_stats(pred, gt, self.saliency_thresholds,
-                                  IGNORE_INDEX)
-        if task == 'edge':
-            return edge_stats(pred, gt, self.edge_tolerance,
-                              self.edge_thresholds, IGNORE_INDEX)
-        raise NotImplementedError(f'no metric for task {task!r}')
+        return get_task(task).kind_impl.stats(pred, gt,
+                                              **self._kind_settings(task))
 
     # ------------------------------------------------------------------
-    def _coherence_stats(self, maps: dict) -> Dict[str, dict]:
-        out: Dict[str, dict] = {}
-        if 'depth' in maps and 'normals' in maps:
+    def _camera(self, sample, shape: Sequence[int]
+                ) -> Tuple[float, float, float, float]:
+        """``fx, fy, cx, cy`` of a sample in pixels of its ``shape`` maps.
+
+        Predictions and ground truth are compared at ``ori_shape``, unflipped
+        (:class:`MultiTaskSegmentor` undoes the test-time flip and resize).
+        The sample's own ``camera_intrinsics`` (metainfo) are used when
+        present: they followed the image through the pipeline's resizes,
+        crops and flips, so the recorded flip is undone and they are scaled
+        to ``shape`` (:func:`mmmtcp.utils.geometry.restore_intrinsics`).
+        Otherwise ``dataset_meta['camera_intrinsics']``, which describe the
+        data set's original images, are scaled to ``shape``.
+
+        Args:
+            sample (dict | SegDataSample, optional): The data sample.
+            shape (Sequence[int]): ``(H, W)`` of the maps.
+
+        Returns:
+            tuple[float, float, float, float]: ``fx, fy, cx, cy``.
+        """
+        intr = None if sample is None else get_metainfo(
+            sample, 'camera_intrinsics')
+        if intr is not None:
+            name = get_metainfo(sample, 'img_path', '<unknown image>')
+            check_intrinsics(intr, f'the camera_intrinsics of {name}')
+            flip_direction = None
+            if get_metainfo(sample, 'flip', False):
+                flip_direction = get_metainfo(sample, 'flip_direction',
+                                              'horizontal')
+            k = restore_intrinsics(intr, shape, flip_direction)
+        else:
             meta = self.dataset_meta or {}
             if 'camera_intrinsics' not in meta:
                 raise KeyError(
-                    'MultiTaskMetric(coherence=True) needs '
-                    "dataset_meta['camera_intrinsics'] to relate depth and "
-                    'normals; the dataset metainfo does not provide it')
+                    'MultiTaskMetric(coherence=True) needs camera intrinsics '
+                    'to relate depth and normals: neither the data sample '
+                    "(metainfo 'camera_intrinsics') nor "
+                    "dataset_meta['camera_intrinsics'] provides them")
+            intr = meta['camera_intrinsics']
+            check_intrinsics(intr, "dataset_meta['camera_intrinsics']")
+            k = scale_intrinsics(intr, shape[1], shape[0])
+        return (k['fx'], k['fy'], k['cx'], k['cy'])
+
+    def _coherence_stats(self, maps: dict,
+                         sample=None) -> Dict[str, dict]:
+        out: Dict[str, dict] = {}
+        if 'depth' in maps and 'normals' in maps:
+            meta = self.dataset_meta or {}
             axes = meta.get('normal_axes', NORMAL_AXES)
             (pd, gd), (pn, gn) = maps['depth'], maps['normals']
             gt_valid = np.any(gn != 0, axis=-1)
-            cam = scaled_intrinsics(meta['camera_intrinsics'], pd.shape)
+            cam = self._camera(sample, pd.shape)
             out['coherence.normal_depth_angle'] = normal_depth_stats(
                 pd, pn, cam, axes, gt_valid)
             if self.coherence_on_gt:
@@ -454,21 +472,14 @@ class MultiTaskMetric(BaseMetric):
             total = sum_stats(r[task] for r in results)
             if not total:
                 continue
-            if task in _CLASS_KEYS:
-                values = summarize_labels(total, self.ignore_empty_classes)
-                names = (self.dataset_meta or {}).get(_CLASS_KEYS[task])
+            spec = get_task(task)
+            values = spec.kind_impl.summarize(total,
+                                              **self._kind_settings(task))
+            if 'IoU' in values:
+                names = (self.dataset_meta or {}).get(spec.classes_key)
                 print_log(f'{task} per-class IoU:\n' +
                           per_class_table(names, values.pop('IoU')),
                           logger='current')
-            elif task == 'depth':
-                values = summarize_depth(total)
-            elif task == 'normals':
-                values = summarize_normals(total)
-            elif task == 'saliency':
-                values = summarize_saliency(total, self.saliency_beta2,
-                                            self.ignore_empty_classes)
-            else:
-                values = summarize_edges(total)
             per_task[task] = values
             metrics.update({f'{task}.{k}': v for k, v in values.items()})
             self._report_nonfinite(metrics, task, total)
@@ -505,8 +516,11 @@ class MultiTaskMetric(BaseMetric):
         if count == 0:
             return
         metrics[f'{name}.nonfinite_pixels'] = count
-        rule = NONFINITE_RULES.get(name.replace('coherence_gt.', 'coherence.'),
-                                   'the worst error')
+        if name in self.tasks:
+            rule = get_task(name).kind_impl.nonfinite_rule
+        else:
+            rule = NONFINITE_RULES.get(
+                name.replace('coherence_gt.', 'coherence.'), 'the worst error')
         what = 'input' if name.startswith('coherence') else 'prediction'
         print_log(
             f'MultiTaskMetric (evaluation {self._num_evaluations}): '
@@ -539,14 +553,15 @@ def multi_task_gain(per_task: Mapping[str, Mapping[str, float]],
 
     Returns:
         float: ``100 / T * sum_t (-1)^{l_t} (M_t - S_t) / S_t`` with
-        ``l_t = 1`` for the metrics of :data:`LOWER_IS_BETTER`.
+        ``l_t = 1`` for the metrics the task's kind lists in
+        ``lower_is_better``.
     """
     gains = []
     for task, base in baselines.items():
         terms = []
         for name, ref in base.items():
             value = per_task[task][name]
-            sign = -1.0 if (task, name) in LOWER_IS_BETTER else 1.0
+            sign = -1.0 if lower_is_better(task, name) else 1.0
             terms.append(sign * (value - ref) / ref)
         gains.append(np.mean(terms))
     return float(np.mean(gains)) * 100

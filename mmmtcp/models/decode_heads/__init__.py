@@ -1,7 +1,7 @@
-from .base_multi_task_head import DEFAULT_LOSSES, BaseMultiTaskHead
+from .base_multi_task_head import BaseMultiTaskHead
 from .mtcp_head import MTCPHead
 from .multi_task_baseline_head import MultiTaskBaselineHead
 
 __all__ = [
-    'DEFAULT_LOSSES', 'BaseMultiTaskHead', 'MTCPHead', 'MultiTaskBaselineHead'
+    'BaseMultiTaskHead', 'MTCPHead', 'MultiTaskBaselineHead'
 ]

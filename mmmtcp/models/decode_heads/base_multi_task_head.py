@@ -32,40 +32,26 @@ from ..layers import TaskDecoder
 
 HeadOutputs = Dict[str, Dict[str, Union[Tensor, List[Tensor]]]]
 
-DEFAULT_LOSSES = {
-    'semseg':
-    dict(type='CrossEntropyLoss', use_sigmoid=False, avg_non_ignore=True,
-         loss_weight=1.0),
-    'human_parts':
-    dict(type='CrossEntropyLoss', use_sigmoid=False, avg_non_ignore=True,
-         loss_weight=1.0),
-    'depth':
-    dict(type='DepthL1Loss', loss_weight=1.0),
-    'normals':
-    dict(type='NormalL1Loss', loss_weight=1.0),
-    'edge':
-    dict(type='BalancedBCELoss', pos_weight=0.95, loss_weight=1.0),
-    'saliency':
-    dict(type='BalancedBCELoss', pos_weight=None, loss_weight=1.0),
-}
-
-
 class BaseMultiTaskHead(BaseModule, metaclass=ABCMeta):
     """Base class of multi-task heads.
 
     Args:
-        tasks (Sequence[str]): Task names (see :mod:`mmmtcp.utils.tasks`).
+        tasks (Sequence[str | dict]): Task names, or declarations of new
+            tasks such as ``dict(name='albedo', kind='regression',
+            channels=3)`` (see :mod:`mmmtcp.utils.tasks`).
         in_channels (Sequence[int]): Channels of the used input levels, fine
             to coarse.
         channels (int): Width of the task decoders. Defaults to 256.
-        num_classes (dict, optional): ``{task: classes}`` for the label tasks
-            (``semseg``, ``human_parts``); required for those.
+        num_classes (dict, optional): ``{task: classes}`` for the tasks of
+            kind ``'label'`` (``semseg``, ``human_parts``); required for
+            those.
         in_index (Sequence[int], optional): Input levels to use. Defaults to
             all, in order.
         decoder (dict): Extra arguments of every :class:`TaskDecoder`
             (e.g. ``num_convs``). Defaults to ``dict()``.
         loss_decode (dict, optional): ``{task: loss config or list}``;
-            missing tasks use :data:`DEFAULT_LOSSES`.
+            missing tasks use their kind's ``default_loss`` (e.g.
+            cross-entropy for labels, L1 for depth).
         side_loss_weight (float): Weight of every side (deep-supervision)
             loss. Defaults to 0.5.
         norm_cfg (dict): Normalization layers. Defaults to BN.
@@ -113,14 +99,13 @@ class BaseMultiTaskHead(BaseModule, metaclass=ABCMeta):
                              f'{self.tasks}')
         self.out_channels: Dict[str, int] = {}
         for task in self.tasks:
-            spec = get_task(task)
-            if spec.kind == 'label':
-                if task not in num_classes:
-                    raise ValueError(f'`decode_head.num_classes` needs an '
-                                     f'entry for the label task {task!r}')
-                self.out_channels[task] = int(num_classes[task])
-            else:
-                self.out_channels[task] = spec.channels
+            kind = get_task(task).kind_impl
+            try:
+                self.out_channels[task] = kind.out_channels(
+                    num_classes.get(task))
+            except ValueError as e:
+                raise ValueError(f'`decode_head.num_classes` needs an entry '
+                                 f'for task {task!r}: {e}') from None
         self.num_classes = num_classes
 
         self.decoders = nn.ModuleDict({
@@ -146,7 +131,12 @@ class BaseMultiTaskHead(BaseModule, metaclass=ABCMeta):
                              f'{self.tasks}')
         self.losses = nn.ModuleDict()
         for task in self.tasks:
-            cfg = loss_decode.get(task, DEFAULT_LOSSES[task])
+            cfg = loss_decode.get(task, get_task(task).kind_impl.default_loss)
+            if cfg is None:
+                raise ValueError(
+                    f'task {task!r}: its kind {get_task(task).kind!r} has no '
+                    'default loss; set `decode_head.loss_decode.'
+                    f'{task}`')
             cfgs = cfg if isinstance(cfg, (list, tuple)) else [cfg]
             self.losses[task] = nn.ModuleList([MODELS.build(c) for c in cfgs])
 
@@ -198,15 +188,15 @@ class BaseMultiTaskHead(BaseModule, metaclass=ABCMeta):
         return torch.stack(gts, dim=0)
 
     def _task_loss(self, task: str, pred: Tensor, gt: Tensor) -> Tensor:
-        spec = get_task(task)
+        kind = get_task(task).kind_impl
         pred = resize(pred, size=gt.shape[2:], mode='bilinear',
                       align_corners=self.align_corners)
-        if spec.kind == 'label':
-            target = gt.squeeze(1).long()
+        target = kind.loss_target(gt)
+        if kind.is_label and target.dim() == 3:
             return sum(
                 loss(pred, target, ignore_index=IGNORE_INDEX)
                 for loss in self.losses[task])
-        return sum(loss(pred, gt) for loss in self.losses[task])
+        return sum(loss(pred, target) for loss in self.losses[task])
 
     def loss_by_feat(self, outputs: HeadOutputs,
                      data_samples: SampleList) -> Dict[str, Tensor]:

@@ -1,5 +1,8 @@
 from .balanced_bce_loss import BalancedBCELoss
 from .depth_l1_loss import DepthL1Loss
 from .normal_l1_loss import NormalL1Loss
+from .regression_l1_loss import RegressionL1Loss
 
-__all__ = ['BalancedBCELoss', 'DepthL1Loss', 'NormalL1Loss']
+__all__ = [
+    'BalancedBCELoss', 'DepthL1Loss', 'NormalL1Loss', 'RegressionL1Loss'
+]

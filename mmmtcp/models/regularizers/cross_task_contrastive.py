@@ -194,8 +194,14 @@ class CrossTaskContrastiveRegularizer(BaseModule):
                 norm = gt.norm(dim=0)
                 valid = norm > 0.5
                 gt = gt / norm.clamp(min=1e-6)
-            else:
+            elif spec.is_label:
                 valid = gt[0] != IGNORE_INDEX
+            else:
+                raise ValueError(
+                    f'The contrastive regularizer cannot use task {source!r}'
+                    f' of kind {spec.kind!r} as a source: positives are '
+                    'defined for label, binary, boundary, depth and normal '
+                    'kinds')
             values.append(gt)
             valids.append(valid)
         return torch.stack(values), torch.stack(valids)

@@ -25,7 +25,6 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList)
 from mmmtcp.utils import get_task
-from mmmtcp.utils.tasks import NONFINITE_LABEL
 
 
 @MODELS.register_module()
@@ -291,11 +290,7 @@ class MultiTaskSegmentor(BaseSegmentor):
                                  ' (supported: horizontal, vertical)')
             axis = 0 if direction == 'horizontal' else 1
             out = out.flip(dims=(3 if axis == 0 else 2, ))
-            if get_task(task).kind == 'normal':
-                sign = torch.ones(out.shape[1], device=out.device,
-                                  dtype=out.dtype)
-                sign[axis] = -1
-                out = out * sign.view(1, -1, 1, 1)
+            out = get_task(task).kind_impl.unflip(out, axis)
         ori_shape = meta.get('ori_shape')
         if ori_shape is not None and tuple(out.shape[2:]) != tuple(
                 ori_shape[:2]):
@@ -309,21 +304,8 @@ class MultiTaskSegmentor(BaseSegmentor):
 
     @staticmethod
     def _activate(task: str, out: Tensor) -> Tensor:
-        """Turn a raw ``(C, H, W)`` output into the task's prediction.
-
-        Pixels with a non-finite channel become ``NONFINITE_LABEL`` (labels)
-        or NaN (float maps).
-        """
-        kind = get_task(task).kind
-        nonfinite = ~torch.isfinite(out).all(dim=0, keepdim=True)
-        if kind == 'label':
-            labels = out.argmax(dim=0, keepdim=True).long()
-            return labels.masked_fill(nonfinite, NONFINITE_LABEL)
-        if kind == 'binary':
-            out = out.sigmoid()
-        elif kind == 'depth':
-            out = out.clamp(min=0)
-        else:
-            out = F.normalize(out, p=2, dim=0)
-        return out.masked_fill(nonfinite, float('nan'))
+        """Turn a raw ``(C, H, W)`` output into the task's prediction with
+        its kind's activation (pixels with a non-finite channel become
+        ``NONFINITE_LABEL`` in label maps, NaN in float maps)."""
+        return get_task(task).kind_impl.activate(out)
 

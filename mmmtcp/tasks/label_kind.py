@@ -1,0 +1,78 @@
+"""Multi-class label maps (semantic segmentation, human parts)."""
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+from torch import Tensor
+
+from mmmtcp.registry import TASK_KINDS
+from mmmtcp.utils.tasks import IGNORE_INDEX, NONFINITE_LABEL
+from .base_task_kind import BaseTaskKind
+
+
+@TASK_KINDS.register_module(name='label')
+class LabelKind(BaseTaskKind):
+    """Integer class ids, ``255`` ignored.
+
+    Resized and warped with nearest neighbour, packed as int64, predicted
+    as ``num_classes`` logits (argmax at inference; a pixel with a
+    non-finite logit becomes ``NONFINITE_LABEL``), trained with
+    cross-entropy, scored by mIoU / pixel accuracy, drawn with the data
+    set's palette over the image.
+    """
+
+    name = 'label'
+    is_label = True
+    pad_val = IGNORE_INDEX
+    default_loss = dict(
+        type='CrossEntropyLoss',
+        use_sigmoid=False,
+        avg_non_ignore=True,
+        loss_weight=1.0)
+    metric_names = ('mIoU', 'aAcc')
+    nonfinite_rule = ('a prediction of no class (a miss of its ground-truth '
+                      'class)')
+
+    def read(self, path: str, num_classes: Optional[int] = None,
+             **kwargs) -> np.ndarray:
+        """Read a label map, checking values against ``num_classes``."""
+        from mmmtcp.datasets.formats import read_label_png
+        if path.endswith('.npy'):
+            return super().read(path).astype(np.uint8)
+        return read_label_png(path, num_classes=num_classes)
+
+    def out_channels(self, num_classes: Optional[int] = None) -> int:
+        if num_classes is None:
+            raise ValueError('a label task needs its number of classes '
+                             '(`decode_head.num_classes`)')
+        return int(num_classes)
+
+    def loss_target(self, gt: Tensor) -> Tensor:
+        return gt.squeeze(1).long()
+
+    def activate(self, out: Tensor) -> Tensor:
+        nonfinite = ~out.isfinite().all(dim=0, keepdim=True)
+        labels = out.argmax(dim=0, keepdim=True).long()
+        return labels.masked_fill(nonfinite, NONFINITE_LABEL)
+
+    def stats(self, pred: np.ndarray, gt: np.ndarray, num_classes: int = 0,
+              task: str = 'label', **ctx) -> Dict[str, np.ndarray]:
+        from mmmtcp.evaluation.functional import label_stats
+        return label_stats(pred, gt, num_classes, IGNORE_INDEX, task)
+
+    def summarize(self, stats: Dict[str, np.ndarray],
+                  ignore_empty_classes: bool = True,
+                  **ctx) -> Dict[str, float]:
+        from mmmtcp.evaluation.functional import summarize_labels
+        return summarize_labels(stats, ignore_empty_classes)
+
+    def write(self, pred: np.ndarray) -> Tuple[str, np.ndarray]:
+        from mmmtcp.evaluation.functional import nonfinite_labels
+        pred = np.where(nonfinite_labels(pred), IGNORE_INDEX, pred)
+        if pred.size and (pred.min() < 0 or pred.max() > 255):
+            raise ValueError('labels outside 0..255 cannot be written as a '
+                             'uint8 PNG')
+        return '.png', pred.astype(np.uint8)
+
+    def render(self, data: np.ndarray, image: np.ndarray, visualizer=None,
+               task: str = 'label', **ctx) -> np.ndarray:
+        return visualizer._render_labels(task, image, data)
