@@ -6,9 +6,13 @@ Example::
         --num-train 400 --num-val 100
 """
 import argparse
+import os.path as osp
+import sys
 import time
 
-from mmmtcp.datasets.synthetic import generate_scenes
+# this checkout's mmmtcp first, whichever one the environment has installed
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmmtcp.datasets.synthetic import generate_scenes  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -21,6 +25,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
         '--overwrite', action='store_true', help='replace out_dir')
+    parser.add_argument(
+        '--albedo',
+        action='store_true',
+        help='also write albedo/<id>.png (the task of docs/en/add_a_task.md)')
     return parser.parse_args()
 
 
@@ -34,7 +42,8 @@ def main() -> None:
         height=args.height,
         width=args.width,
         seed=args.seed,
-        overwrite=args.overwrite)
+        overwrite=args.overwrite,
+        albedo=args.albedo)
     elapsed = time.perf_counter() - start
     total = len(ids['train']) + len(ids['val'])
     print(f'Wrote {len(ids["train"])} train + {len(ids["val"])} val scenes '

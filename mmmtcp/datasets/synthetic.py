@@ -141,8 +141,9 @@ def render_scene(rng: np.random.Generator, height: int,
     Returns:
         dict: ``img`` (HxWx3 uint8 RGB), ``label`` (HxW uint8 NYUD-40 class
         ids 0..39), ``depth`` (HxW float32 metres), ``normals`` (HxWx3
-        float32 unit, normal_axes frame), ``edge`` (HxW uint8 0/1) and
-        ``intrinsics``.
+        float32 unit, normal_axes frame), ``edge`` (HxW uint8 0/1),
+        ``albedo`` (HxWx3 float32 in [0, 1]: the surface colour times its
+        texture, without lighting and noise) and ``intrinsics``.
     """
     k = scale_intrinsics(NYUD_INTRINSICS, width, height)
     scene = _sample_scene(rng)
@@ -209,6 +210,7 @@ def render_scene(rng: np.random.Generator, height: int,
         pts[:, 1] * 4) + np.floor(pts[:, 2] * 4)) % 2)
     tex = np.where(texture == 1, stripes, tex)
     tex = np.where(texture == 2, checker, tex)
+    albedo = (colour * tex[:, None] / 255.0).reshape(height, width, 3)
     rgb = colour * (shade * tex)[:, None]
     rgb = rgb.reshape(height, width, 3)
     rgb += rng.normal(0, 3.0, size=rgb.shape)
@@ -225,10 +227,13 @@ def render_scene(rng: np.random.Generator, height: int,
     edge[1:] |= jump_y
     return dict(img=img, label=label, depth=depth,
                 normals=n_cam.reshape(height, width, 3).astype(np.float32),
-                edge=edge.astype(np.uint8), intrinsics=k)
+                edge=edge.astype(np.uint8),
+                albedo=np.clip(albedo, 0, 1).astype(np.float32),
+                intrinsics=k)
 
 
-def _write_sample(root: str, sample_id: str, s: Dict[str, np.ndarray]):
+def _write_sample(root: str, sample_id: str, s: Dict[str, np.ndarray],
+                  albedo: bool = False):
     def imwrite(path: str, img: np.ndarray) -> None:
         if not cv2.imwrite(path, img):
             raise IOError(f'Could not write {path}')
@@ -243,6 +248,9 @@ def _write_sample(root: str, sample_id: str, s: Dict[str, np.ndarray]):
             enc.astype(np.uint8)[..., ::-1])
     imwrite(osp.join(root, 'edge', sample_id + '.png'),
             (s['edge'] * 255).astype(np.uint8))
+    if albedo:
+        rgb = np.round(s['albedo'] * 255).astype(np.uint8)
+        imwrite(osp.join(root, 'albedo', sample_id + '.png'), rgb[..., ::-1])
 
 
 def generate_scenes(out_dir: str,
@@ -251,7 +259,8 @@ def generate_scenes(out_dir: str,
                     height: int = 240,
                     width: int = 320,
                     seed: int = 0,
-                    overwrite: bool = False) -> Dict[str, List[str]]:
+                    overwrite: bool = False,
+                    albedo: bool = False) -> Dict[str, List[str]]:
     """Write a synthetic multi-task data set in the NYUD-v2 ATRC layout.
 
     The data set is built in a temporary sibling folder and moved into
@@ -267,6 +276,9 @@ def generate_scenes(out_dir: str,
         seed (int): Random seed. Defaults to 0.
         overwrite (bool): Replace an existing ``out_dir``. Defaults to
             False (an existing folder is an error).
+        albedo (bool): Also write ``albedo/<id>.png`` (RGB reflectance, the
+            ground truth of the task added in ``docs/en/add_a_task.md``).
+            The other maps are the same either way. Defaults to False.
 
     Returns:
         dict: The sample ids of ``'train'`` and ``'val'``.
@@ -285,7 +297,7 @@ def generate_scenes(out_dir: str,
     tmp = tempfile.mkdtemp(prefix=osp.basename(out_dir) + '.tmp-', dir=parent)
     try:
         for sub in ('images', 'segmentation', 'depth', 'normals', 'edge',
-                    'gt_sets'):
+                    'gt_sets') + (('albedo', ) if albedo else ()):
             os.makedirs(osp.join(tmp, sub))
         ids: Dict[str, List[str]] = dict(train=[], val=[])
         for split, num, code in (('train', num_train, 0), ('val', num_val,
@@ -293,7 +305,8 @@ def generate_scenes(out_dir: str,
             for i in range(num):
                 sample_id = f'{split}_{i:05d}'
                 rng = np.random.default_rng([seed, code, i])
-                _write_sample(tmp, sample_id, render_scene(rng, height, width))
+                _write_sample(tmp, sample_id,
+                              render_scene(rng, height, width), albedo)
                 ids[split].append(sample_id)
             with open(osp.join(tmp, 'gt_sets', split + '.txt'), 'w') as f:
                 f.write(''.join(i + '\n' for i in ids[split]))
