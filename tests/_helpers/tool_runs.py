@@ -60,3 +60,31 @@ def run(args: Sequence[str],
         stderr=subprocess.STDOUT,
         text=True,
         timeout=timeout)
+
+
+def load_tool(name: str):
+    """Import ``tools/<name>.py`` as a module (for its functions)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        f'tool_{name}', osp.join(ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def in_process_cfg(config: str, data_root: str, work_dir: str):
+    """Load a config for a Runner built in the test process: loaders in the
+    main process on ``data_root``, a visualizer and experiment of their own
+    (mmengine shares instances by name)."""
+    import uuid
+
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].num_workers = 0
+        cfg[loader].persistent_workers = False
+        cfg[loader].dataset.data_root = str(data_root)
+    cfg.work_dir = str(work_dir)
+    cfg.visualizer.name = f'vis_{uuid.uuid4().hex}'
+    cfg.experiment_name = f'exp_{uuid.uuid4().hex}'
+    return cfg

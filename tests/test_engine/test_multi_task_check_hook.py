@@ -4,12 +4,10 @@ keys, instead of inside the loss or at the first validation."""
 import os.path as osp
 
 import pytest
-from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmmtcp.datasets import generate_scenes
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tool_runs import ROOT, in_process_cfg
 
 
 @pytest.fixture(scope='module')
@@ -21,14 +19,10 @@ def data_root(tmp_path_factory):
 
 
 def _cfg(tmp_path, data_root, **changes):
-    cfg = Config.fromfile(
-        osp.join(ROOT, 'configs', 'mtcp', 'mtcp_demo_synthetic.py'))
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].num_workers = 0
-        cfg[loader].persistent_workers = False
-        cfg[loader].dataset.data_root = data_root
+    cfg = in_process_cfg(
+        osp.join(ROOT, 'configs', 'mtcp', 'mtcp_demo_synthetic.py'),
+        data_root, tmp_path / 'work')
     cfg.train_cfg.max_iters = 1
-    cfg.work_dir = str(tmp_path / 'work')
     cfg.merge_from_dict(changes)
     return cfg
 

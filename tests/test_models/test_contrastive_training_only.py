@@ -1,6 +1,5 @@
 """The contrastive regularizer trains from config alone and costs nothing
 at inference: same predictions, parameters and FLOPs with it on and off."""
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -12,17 +11,13 @@ from mmengine.runner import Runner
 
 from mmseg.registry import DATASETS, MODELS
 from mmmtcp.datasets import generate_scenes
+from tool_runs import ROOT, load_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(ROOT, 'configs')
 
 
 def _load_get_flops():
-    spec = importlib.util.spec_from_file_location(
-        'get_flops', osp.join(ROOT, 'tools', 'get_flops.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('get_flops')
 
 
 @pytest.fixture(scope='module')

@@ -7,20 +7,18 @@ without a capability fail with errors naming them."""
 import glob
 import os
 import os.path as osp
-import uuid
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmmtcp.datasets import generate_scenes
 from mmmtcp.registry import TASK_KINDS
 from mmmtcp.tasks import BaseTaskKind, RegressionKind
 from mmmtcp.utils import TASKS, check_tasks, get_task, register_task
-from tool_runs import ROOT
+from tool_runs import ROOT, in_process_cfg
 
 ALBEDO = dict(name='albedo', kind='regression', channels=3)
 
@@ -56,15 +54,13 @@ def data_root(tmp_path_factory):
 
 
 def _cfg(tmp_path, data_root):
-    cfg = Config.fromfile(
-        osp.join(ROOT, 'configs', 'mtcp', 'mtcp_demo_synthetic.py'))
+    cfg = in_process_cfg(
+        osp.join(ROOT, 'configs', 'mtcp', 'mtcp_demo_synthetic.py'),
+        data_root, tmp_path / 'work')
     tasks = ['semseg', 'depth', ALBEDO]
     cfg.model.decode_head.tasks = tasks
     cfg.model.decode_head.loss_decode = dict()
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].num_workers = 0
-        cfg[loader].persistent_workers = False
-        cfg[loader].dataset.data_root = data_root
         cfg[loader].dataset.tasks = tasks
     cfg.val_evaluator.tasks = tasks
     cfg.test_evaluator = cfg.val_evaluator
@@ -74,10 +70,6 @@ def _cfg(tmp_path, data_root):
     cfg.default_hooks.visualization = dict(
         type='MultiTaskVisualizationHook', draw=True, interval=1)
     cfg.visualizer.save_dir = str(tmp_path / 'pictures')
-    # a visualizer of its own (instances are shared by name)
-    cfg.visualizer.name = f'albedo_{uuid.uuid4().hex}'
-    cfg.experiment_name = f'albedo_{uuid.uuid4().hex}'
-    cfg.work_dir = str(tmp_path / 'work')
     return cfg
 
 

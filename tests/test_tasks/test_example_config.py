@@ -3,15 +3,13 @@ of ``tools/generate_synthetic_scenes.py --albedo`` and
 ``configs/examples/mtcp_albedo_synthetic.py`` train and test in the
 Runner, with albedo metrics."""
 import os.path as osp
-import uuid
 
 import cv2
 import numpy as np
-from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmmtcp.datasets import generate_scenes
-from tool_runs import ROOT
+from tool_runs import ROOT, in_process_cfg
 
 
 def test_albedo_example(tmp_path):
@@ -21,18 +19,12 @@ def test_albedo_example(tmp_path):
     albedo = cv2.imread(osp.join(data_root, 'albedo', 'val_00000.png'))
     assert albedo.shape == (120, 160, 3)
 
-    cfg = Config.fromfile(
-        osp.join(ROOT, 'configs', 'examples', 'mtcp_albedo_synthetic.py'))
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].num_workers = 0
-        cfg[loader].persistent_workers = False
-        cfg[loader].dataset.data_root = data_root
+    cfg = in_process_cfg(
+        osp.join(ROOT, 'configs', 'examples', 'mtcp_albedo_synthetic.py'),
+        data_root, tmp_path / 'work')
     cfg.train_dataloader.batch_size = 2
     cfg.train_cfg.max_iters = 2
     cfg.train_cfg.val_interval = 100
-    cfg.work_dir = str(tmp_path / 'work')
-    cfg.visualizer.name = f'example_{uuid.uuid4().hex}'
-    cfg.experiment_name = f'example_{uuid.uuid4().hex}'
     runner = Runner.from_cfg(cfg)
     runner.train()
     metrics = runner.test()

@@ -1,7 +1,6 @@
 """``tools/get_flops.py``: attention is counted, ops without a handle are
 reported in a short summary, parameters of the inference path are told
 apart from training-only ones, and ``--latency`` measures images/s."""
-import importlib.util
 import math
 import os.path as osp
 import re
@@ -16,7 +15,7 @@ from mmengine.registry import init_default_scope
 
 from mmmtcp.models.layers import CoherenceFusionModule
 from mmseg.registry import MODELS
-from tool_runs import ROOT, run
+from tool_runs import ROOT, load_tool, run
 
 CONFIGS = osp.join(ROOT, 'configs')
 DEMO = osp.join(CONFIGS, 'mtcp', 'mtcp_demo_synthetic.py')
@@ -27,11 +26,7 @@ SDPA = 'aten::scaled_dot_product_attention'
 
 
 def _load_get_flops():
-    spec = importlib.util.spec_from_file_location(
-        'get_flops', osp.join(ROOT, 'tools', 'get_flops.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('get_flops')
 
 
 @pytest.fixture(scope='module')

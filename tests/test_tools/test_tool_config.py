@@ -1,24 +1,16 @@
 """Command-line overrides of tools/train.py and tools/test.py."""
-import importlib.util
 import os.path as osp
 
 import pytest
 import torch
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tool_runs import ROOT, load_tool
+
 DEMO = osp.join(ROOT, 'configs', 'mtcp', 'mtcp_demo_synthetic.py')
 
 
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(
-        f'tool_{name}', osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_train_options():
-    train = _tool('train')
+    train = load_tool('train')
     cfg = train.build_config(
         train.parse_args([DEMO, '--resume', '--cfg-options',
                           'train_cfg.max_iters=7']))
@@ -31,7 +23,7 @@ def test_train_options():
 
 
 def test_amp_option():
-    train = _tool('train')
+    train = load_tool('train')
     args = train.parse_args([DEMO, '--amp'])
     if torch.cuda.is_available():
         cfg = train.build_config(args)
@@ -43,7 +35,7 @@ def test_amp_option():
 
 
 def test_test_options(tmp_path):
-    test = _tool('test')
+    test = load_tool('test')
     cfg = test.build_config(
         test.parse_args([DEMO, 'c.pth', '--show-dir', 'vis', '--out', 'o']))
     assert cfg.load_from == 'c.pth' and cfg.resume is False
