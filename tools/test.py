@@ -75,6 +75,9 @@ def trigger_visualization_hook(cfg: Config,
         hook['wait_time'] = args.wait_time
     if args.show_dir:
         cfg.visualizer['save_dir'] = args.show_dir
+        if hook.get('type') == 'MultiTaskVisualizationHook':
+            # one picture per image: <show_dir>/<image stem>.png
+            hook['test_out_dir'] = osp.abspath(args.show_dir)
     return cfg
 
 
