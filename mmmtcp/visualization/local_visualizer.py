@@ -73,6 +73,10 @@ class MultiTaskLocalVisualizer(Visualizer):
         bar_height (int): Height of the depth colour bar strip.
         depth_colormap (str): One of ``viridis, magma, inferno, plasma, jet,
             turbo``.
+        legend (int): Label panels name (with a colour swatch) up to this
+            many of the classes they show, largest first, when the dataset
+            metainfo has the class names. ``0`` draws no legend.
+            Defaults to 5.
     """
 
     def __init__(self,
@@ -85,6 +89,7 @@ class MultiTaskLocalVisualizer(Visualizer):
                  title_height: int = 18,
                  bar_height: int = 18,
                  depth_colormap: str = 'viridis',
+                 legend: int = 5,
                  **kwargs) -> None:
         super().__init__(name=name, image=image, vis_backends=vis_backends,
                          save_dir=save_dir, **kwargs)
@@ -98,6 +103,7 @@ class MultiTaskLocalVisualizer(Visualizer):
         self.title_height = int(title_height)
         self.bar_height = int(bar_height)
         self.depth_colormap = _COLORMAPS[depth_colormap]
+        self.legend = int(legend)
 
     # ---------------------------------------------------------- layout ----
     def _tasks_of(self, data_sample, draw_gt: bool,
@@ -145,11 +151,41 @@ class MultiTaskLocalVisualizer(Visualizer):
         classes = meta.get(get_task(task).classes_key or '')
         if classes is not None:
             num = max(num, len(classes))
-        colours = self._palette(task, num)[np.where(valid, labels, 0)]
+        palette = self._palette(task, num)
+        colours = palette[np.where(valid, labels, 0)]
         out = image.astype(np.float32)
         out[valid] = (1 - self.alpha) * out[valid] + self.alpha * colours[
             valid]
-        return out.astype(np.uint8)
+        out = out.astype(np.uint8)
+        if classes is not None and self.legend > 0 and valid.any():
+            ids, counts = np.unique(labels[valid], return_counts=True)
+            shown = ids[np.argsort(-counts, kind='stable')][:self.legend]
+            self._draw_legend(out, [(classes[i] if i < len(classes) else
+                                     str(i), palette[i]) for i in shown])
+        return out
+
+    def _draw_legend(self, panel: np.ndarray, entries: list) -> None:
+        """Colour swatches and class names in the panel's top-left corner,
+        on a dark band so they stay readable (in place)."""
+        scale = self.title_height / 40.0
+        (_, text_h), _ = cv2.getTextSize('Ag', cv2.FONT_HERSHEY_SIMPLEX,
+                                         scale, 1)
+        line = text_h + 6
+        for row, (name, colour) in enumerate(entries):
+            y0 = 2 + row * line
+            if y0 + line > panel.shape[0]:
+                break
+            (text_w, _), _ = cv2.getTextSize(str(name),
+                                             cv2.FONT_HERSHEY_SIMPLEX, scale,
+                                             1)
+            x1 = min(panel.shape[1], 4 + text_h + 4 + text_w + 4)
+            band = panel[y0:y0 + line, 0:x1]
+            band[:] = (band * 0.4).astype(np.uint8)
+            cv2.rectangle(panel, (3, y0 + 3), (3 + text_h, y0 + 3 + text_h),
+                          tuple(int(c) for c in colour), -1)
+            cv2.putText(panel, str(name), (6 + text_h, y0 + 3 + text_h),
+                        cv2.FONT_HERSHEY_SIMPLEX, scale, _TEXT, 1,
+                        cv2.LINE_AA)
 
     def _render_depth(self, depth: np.ndarray, lo: float,
                       hi: float) -> np.ndarray:

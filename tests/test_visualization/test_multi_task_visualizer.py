@@ -70,7 +70,7 @@ def test_visualizer_writes_grid(tmp_path):
     init_default_scope('mmseg')
     vis = VISUALIZERS.build(dict(type='MultiTaskLocalVisualizer',
                                  name='mt_vis_grid', title_height=16,
-                                 bar_height=12, alpha=1.0))
+                                 bar_height=12, alpha=1.0, legend=0))
     vis.dataset_meta = META
     image = np.full((H, W, 3), 100, np.uint8)
     sample = fill(SegDataSample(), scene())
@@ -100,6 +100,26 @@ def test_visualizer_writes_grid(tmp_path):
     col = 1 + tasks.index('depth')
     bar = rgb[16 + H:cell_h, col * W:(col + 1) * W]
     assert bar.std() > 10
+
+
+def test_label_panels_name_their_classes():
+    vis = MultiTaskLocalVisualizer(
+        name='mt_vis_legend', alpha=1.0, title_height=40, legend=2)
+    vis.dataset_meta = META
+    image = np.full((60, 80, 3), 100, np.uint8)
+    labels = np.zeros((60, 80), np.int64)
+    labels[:, 30:] = 2  # class 'c' is the larger one, then 'a'
+    panel = vis._render_labels('semseg', image, labels)
+    # first legend row: swatch of 'c', second: swatch of 'a'
+    line = cv2.getTextSize('Ag', cv2.FONT_HERSHEY_SIMPLEX, 1.0, 1)[0][1] + 6
+    assert (panel[6, 6] == [0, 200, 0]).all()
+    assert (panel[2 + line + 4, 6] == [10, 20, 30]).all()
+    # text was written: the band is not the flat class colour
+    assert len(np.unique(panel[2:2 + line, 20:60].reshape(-1, 3),
+                         axis=0)) > 2
+    vis.legend = 0
+    bare = vis._render_labels('semseg', image, labels)
+    assert (bare[:, :30] == [10, 20, 30]).all()
 
 
 def test_visualizer_rows_and_missing_maps(tmp_path):
