@@ -19,7 +19,7 @@ from mmengine.runner import Runner
 # this checkout's mmmtcp first, whichever one the environment has installed
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmmtcp  # noqa: F401  (registers mmmtcp modules, checks versions)
-from mmmtcp.utils.config import load_config
+from mmmtcp.utils.config import check_data_roots, load_config
 from mmmtcp.utils.dist import init_cpu_distributed
 
 
@@ -95,6 +95,7 @@ def build_config(args: argparse.Namespace) -> Config:
 def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = build_config(args)
+    check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
     init_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()

@@ -8,6 +8,30 @@ from mmseg.datasets import BaseSegDataset
 from mmmtcp.utils import check_tasks
 from mmmtcp.utils.tasks import BUILTIN_TASKS
 
+#: Where the errors about missing data point: the preparation guide and,
+#: per data set class (looked up along the MRO), the expected top-level
+#: layout, the release it comes from and its converter script.
+DATA_PREPARE_GUIDE = 'docs/en/dataset_prepare.md'
+DATA_PREPARE_HINTS: Dict[str, Dict[str, str]] = {
+    'NYUDv2Dataset': dict(
+        release='NYUD-v2 multi-task release (ATRC/InvPT NYUDv2.tar.gz)',
+        tree='images/, segmentation/, depth/, normals/, edge/ and '
+        'gt_sets/{train,val}.txt',
+        tool='tools/dataset_converters/nyud.py',
+        archive='NYUDv2.tar.gz',
+        extra='; the synthetic demo data is written by `python '
+        'tools/generate_synthetic_scenes.py DIR`'),
+    'PascalContextMTDataset': dict(
+        release='PASCAL-Context multi-task release (ATRC/InvPT '
+        'PASCALContext.tar.gz)',
+        tree='JPEGImages/, semseg/, human_parts/, sal_distill/, '
+        'normals_distill/, pascal-context/trainval/ and '
+        'ImageSets/Context/{train,val}.txt',
+        tool='tools/dataset_converters/pascal_context.py',
+        archive='PASCALContext.tar.gz',
+        extra=''),
+}
+
 
 class MultiTaskBaseDataset(BaseSegDataset):
     """Base of the multi-task data sets (not registered).
@@ -73,26 +97,67 @@ class MultiTaskBaseDataset(BaseSegDataset):
             **kwargs)
 
     # ------------------------------------------------------------------
+    def _prepare_hint(self) -> Dict[str, str]:
+        """Layout and converter of this data set for error messages."""
+        for klass in type(self).__mro__:
+            if klass.__name__ in DATA_PREPARE_HINTS:
+                return DATA_PREPARE_HINTS[klass.__name__]
+        return dict(
+            release='data set', tree=f'the split file {self.SPLIT_FILE!r}',
+            tool='', archive='', extra='')
+
     def _check_root(self) -> str:
         name = type(self).__name__
+        hint = self._prepare_hint()
         if self.data_root is None:
-            raise ValueError(f'{name}: `data_root` must be set')
+            raise ValueError(
+                f'{name}: `data_root` must be set to the folder of the '
+                f'{hint["release"]} (see {DATA_PREPARE_GUIDE})')
         if not osp.isdir(self.data_root):
+            where = ('' if osp.isabs(self.data_root) else
+                     f' (resolved to {osp.abspath(self.data_root)!r})')
+            tool = (f'Prepare it with `python {hint["tool"]} '
+                    f'{hint["archive"]} -o {self.data_root}` '
+                    if hint['tool'] else 'Prepare it ')
             raise FileNotFoundError(
-                f'{name}: data_root {self.data_root!r} does not exist')
+                f'{name}: data_root {self.data_root!r} does not exist'
+                f'{where}. It should hold the {hint["release"]}: '
+                f'{hint["tree"]}. {tool}(guide: {DATA_PREPARE_GUIDE}), or '
+                'set `data_root` of the dataset config to an existing copy'
+                f'{hint["extra"]}.')
         return self.data_root
+
+    def _check_command(self) -> str:
+        """The command that lists every problem of ``data_root``."""
+        tool = self._prepare_hint()['tool']
+        if not tool:
+            return f'{DATA_PREPARE_GUIDE} describes the layout'
+        return (f'`python {tool} --check {self.data_root}` lists every '
+                f'missing or malformed file (guide: {DATA_PREPARE_GUIDE})')
 
     def _read_split(self) -> List[str]:
         name = type(self).__name__
         if not osp.isfile(self.ann_file):
+            hint = self._prepare_hint()
+            try:
+                found = sorted(os.listdir(self.data_root))
+            except OSError:
+                found = []
+            shown = ', '.join(
+                e + ('/' if osp.isdir(osp.join(self.data_root, e)) else '')
+                for e in found[:8]) + (', ...' if len(found) > 8 else '')
             raise FileNotFoundError(
                 f'{name}: split file (`ann_file`) {self.ann_file!r} not found '
-                f'(split={self.split!r})')
+                f'(split={self.split!r}). data_root {self.data_root!r} '
+                f'should hold {hint["tree"]}; it holds [{shown}]. '
+                f'{self._check_command()}.')
         with open(self.ann_file) as f:
             ids = [line.strip() for line in f]
         ids = [i for i in ids if i]
         if not ids:
-            raise ValueError(f'{name}: split file {self.ann_file!r} is empty')
+            raise ValueError(f'{name}: split file {self.ann_file!r} is empty '
+                             f'(one sample id per line expected; '
+                             f'{self._check_command()})')
         return ids
 
     @staticmethod
@@ -108,7 +173,8 @@ class MultiTaskBaseDataset(BaseSegDataset):
         tried = ', '.join(osp.join(folder, sample_id + s) for s in suffixes)
         raise FileNotFoundError(
             f'{type(self).__name__}: sample {sample_id!r} listed in '
-            f'{self.ann_file!r} has no {what} file (looked for {tried})')
+            f'{self.ann_file!r} has no {what} file (looked for {tried}); '
+            f'{self._check_command()}')
 
     def _extra_task_info(self, task: str, sample_id: str,
                          files: Dict[str, set]) -> dict:

@@ -1,6 +1,6 @@
 """Config loading shared by the command-line tools."""
 import os.path as osp
-from typing import Optional
+from typing import Optional, Sequence
 
 from mmengine.config import Config
 
@@ -36,3 +36,52 @@ def load_config(path: str,
                                 osp.splitext(osp.basename(path))[0])
     adapt_config_to_cpu_distributed(cfg)
     return cfg
+
+
+def _dataset_cfgs(cfg) -> list:
+    """The dataset configs inside a (possibly wrapped) dataset config."""
+    if not isinstance(cfg, dict):
+        return []
+    found = [cfg] if 'type' in cfg else []
+    inner = cfg.get('dataset')
+    if inner is not None:
+        found += _dataset_cfgs(inner)
+    for item in cfg.get('datasets', None) or []:
+        found += _dataset_cfgs(item)
+    return found
+
+
+def check_data_roots(cfg: Config, loaders: Sequence[str]) -> None:
+    """Stop early, without a traceback, when a multi-task data set's
+    ``data_root`` does not exist.
+
+    The data set's own error (the expected layout, the converter and
+    ``docs/en/dataset_prepare.md``) is raised as :class:`SystemExit`
+    before the runner is built, so a user without the data gets that
+    message rather than the config dump, the model's initialization log
+    and a long traceback.
+
+    Args:
+        cfg (Config): The loaded config.
+        loaders (Sequence[str]): Dataloader keys to check, e.g.
+            ``('train_dataloader', 'val_dataloader')``.
+    """
+    from mmseg.registry import DATASETS
+    from mmmtcp.datasets.multi_task_base import MultiTaskBaseDataset
+    for loader in loaders:
+        loader_cfg = cfg.get(loader)
+        if not loader_cfg:
+            continue
+        for ds_cfg in _dataset_cfgs(loader_cfg.get('dataset')):
+            ds_type = ds_cfg.get('type')
+            ds_cls = DATASETS.get(ds_type) if isinstance(ds_type,
+                                                         str) else ds_type
+            root = ds_cfg.get('data_root')
+            if not (isinstance(ds_cls, type)
+                    and issubclass(ds_cls, MultiTaskBaseDataset)
+                    and isinstance(root, str) and not osp.isdir(root)):
+                continue
+            try:
+                DATASETS.build(ds_cfg)
+            except (FileNotFoundError, ValueError) as e:
+                raise SystemExit(f'{loader}.dataset: {e}') from None

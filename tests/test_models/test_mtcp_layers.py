@@ -5,10 +5,12 @@ import torch
 from mmmtcp.models import (CBAM, BalancedBCELoss, CoherenceFusionModule,
                            DepthL1Loss, NormalL1Loss, SpatialRefinementModule,
                            TaskDecoder, ViTPyramidNeck, affinity_propagation)
+from mmmtcp.models.layers import resolve_affinity_impl, sdpa_inputs
 
 
 @pytest.mark.parametrize('d,c', [(8, 8), (12, 5), (5, 12)])
-@pytest.mark.parametrize('impl', ['sdpa', 'chunked'])
+@pytest.mark.parametrize('impl', ['sdpa', 'chunked', 'rows-keep',
+                                  'rows-recompute', 'auto'])
 def test_affinity_propagation_matches_naive(impl, d, c):
     torch.manual_seed(0)
     q = torch.randn(2, 37, d, dtype=torch.float64, requires_grad=True)
@@ -20,7 +22,11 @@ def test_affinity_propagation_matches_naive(impl, d, c):
     torch.testing.assert_close(ref, explicit)
     g = torch.randn_like(ref)
     ref_grads = torch.autograd.grad(ref, (q, k, v), g)
-    out = affinity_propagation(q, k, v, impl=impl, chunk_size=6)
+    # 'rows' in blocks of 5 rows (5 x 23 float32 scores per sample), the
+    # scores kept for backward or recomputed
+    kwargs = dict(chunk_size=6, block_bytes=2 * 5 * 23 * 4,
+                  keep_bytes=10**9 if impl == 'rows-keep' else 0)
+    out = affinity_propagation(q, k, v, impl=impl.split('-')[0], **kwargs)
     grads = torch.autograd.grad(out, (q, k, v), g)
     torch.testing.assert_close(out, ref)
     for a, b in zip(grads, ref_grads):
@@ -33,8 +39,71 @@ def test_affinity_propagation_rejects_unknown_impl():
         affinity_propagation(x, x, x, impl='flash')
 
 
+def test_auto_impl_per_device():
+    assert resolve_affinity_impl('auto', torch.device('cpu')) == 'rows'
+    assert resolve_affinity_impl('auto', torch.device('cuda')) == 'sdpa'
+    assert resolve_affinity_impl('naive', torch.device('cpu')) == 'naive'
+
+
+@pytest.mark.parametrize('impl', ['rows', 'sdpa', 'naive'])
+def test_affinity_softmax_in_float32_under_autocast(impl):
+    """Unscaled dot products of 768 non-negative features (values of a few
+    hundred): under bf16 autocast the affinity is still computed in float32
+    from the given inputs, so it equals the float32 result."""
+    torch.manual_seed(0)
+    q = torch.relu(torch.randn(1, 50, 768))
+    k = torch.relu(torch.randn(1, 40, 768))
+    v = torch.randn(1, 40, 256)
+    ref = affinity_propagation(q, k, v, impl='naive')
+    # the logits are large: bf16 scores would change the weights a lot
+    logits = q @ k.transpose(1, 2)
+    assert logits.max() > 100
+    low = torch.softmax((q.bfloat16() @ k.bfloat16().transpose(1, 2)).float(),
+                        -1) @ v
+    assert (low - ref).abs().max() > 0.1
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = affinity_propagation(q, k, v, impl=impl)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
+    # half-precision inputs: float32 inside, result in the input dtype
+    out = affinity_propagation(q, k, v.bfloat16(), impl=impl)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), ref, rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize('config', ['mtcp_vitl_nyud.py',
+                                    'mtcp_vitl_pascal.py'])
+def test_sdpa_never_takes_the_math_kernel_for_paper_shapes(config):
+    """The CFMs of the paper configs: 'auto' is the row-block kernel on
+    the CPU, and 'sdpa' hands PyTorch tensors its fused kernel takes (the
+    explicit-matrix MATH kernel would store the HW x HW affinity)."""
+    import os.path as osp
+
+    from mmengine.config import Config
+    from torch.nn.attention import SDPBackend
+
+    from mmseg.registry import MODELS
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    cfg = Config.fromfile(osp.join(root, 'configs', 'mtcp', config))
+    assert cfg.model.decode_head.cfm.get('impl', 'auto') == 'auto'
+    head = MODELS.build(cfg.model.decode_head)
+    cfms = [m for m in head.modules()
+            if isinstance(m, CoherenceFusionModule)]
+    assert cfms
+    for cfm in cfms:
+        assert cfm.impl == 'auto'
+        fuse = cfm.fuse.conv.out_channels
+        for dtype in (torch.float32, torch.bfloat16):
+            q = torch.rand(1, 96, fuse, dtype=dtype)
+            v = torch.rand(1, 96, cfm.channels, dtype=dtype)
+            choice = torch._fused_sdp_choice(*sdpa_inputs(q, q, v),
+                                             scale=1.0)
+            assert choice != SDPBackend.MATH.value, (config, fuse, dtype)
+
+
 @pytest.mark.parametrize('attn_downsample', [1, 2])
-@pytest.mark.parametrize('impl', ['sdpa', 'chunked'])
+@pytest.mark.parametrize('impl', ['sdpa', 'chunked', 'rows', 'auto',
+                                  'auto-cp'])
 def test_cfm_efficient_equals_naive(impl, attn_downsample):
     torch.manual_seed(0)
     cfm = CoherenceFusionModule(
@@ -50,7 +119,10 @@ def test_cfm_efficient_equals_naive(impl, attn_downsample):
     g = torch.randn_like(ref)
     params = [x] + others + list(cfm.parameters())
     ref_grads = torch.autograd.grad(ref, params, g)
-    cfm.impl = impl
+    # the BN running statistics are updated once per forward pass (twice
+    # per step with with_cp); the outputs and gradients are the same
+    cfm.impl = impl.split('-')[0]
+    cfm.with_cp = impl.endswith('-cp')
     cfm.chunk_size = 10
     out = cfm(x, others)
     grads = torch.autograd.grad(out, params, g)

@@ -33,7 +33,7 @@ model = dict(
         in_channels=[256, 512, 1024, 2048],
         channels=256,
         decoder=dict(num_convs=2),
-        cfm=dict(impl='sdpa', attn_downsample=1),
+        cfm=dict(impl='auto', attn_downsample=1),
         trace_levels=3,
         side_loss_weight=0.5,
         norm_cfg=norm_cfg,

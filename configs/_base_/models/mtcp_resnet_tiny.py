@@ -38,7 +38,7 @@ model = dict(
         # is nearly one-hot (~2.5 effective positions out of 252) and its
         # softmax gradient vanishes. On the demo this costs ~2.5 mIoU, ~0.05
         # m RMSE and ~3.6 deg normal error (same budget).
-        cfm=dict(impl='sdpa', attn_downsample=2, reduction=4,
+        cfm=dict(impl='auto', attn_downsample=2, reduction=4,
                  attn_scale='sqrt'),
         srm=dict(reduction=4),
         trace_levels=3,

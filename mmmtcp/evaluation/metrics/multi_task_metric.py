@@ -16,6 +16,7 @@ from mmengine.dist import (all_gather_object, broadcast_object_list,
                            get_world_size, is_main_process)
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
+from mmengine.utils import mkdir_or_exist
 
 from mmseg.registry import METRICS
 from mmmtcp.utils import (IGNORE_INDEX, check_tasks, get_task,
@@ -167,10 +168,19 @@ class MultiTaskMetric(BaseMetric):
             community formats: ``<task>/<image stem>.png`` for labels (uint8
             ids), normals (RGB = (n + 1) * 255 / 2), edges and saliency
             (uint8 round(prob * 255)); ``depth/<stem>.npy`` (float32
-            metres).
+            metres). The directory is created when the metric is built;
+            the files are never deleted. mmseg's ``tools/test.py --out
+            DIR`` sets ``test_evaluator.output_dir=DIR`` (and
+            ``keep_results=True``).
         collect_device (str): ``'cpu'`` or ``'gpu'``.
         prefix (str, optional): Prefix of the metric names.
         collect_dir (str, optional): Directory for cpu collection.
+        keep_results (bool): Keep the files written to ``output_dir``, the
+            argument mmseg's ``tools/test.py --out`` sets. The files are
+            always kept (as mmseg's ``IoUMetric`` does); ``False``, which
+            would ask to delete them after the evaluation as mmseg's
+            ``CityscapesMetric`` does, is refused together with
+            ``output_dir``. Defaults to True.
     """
     default_prefix = ''
 
@@ -188,7 +198,8 @@ class MultiTaskMetric(BaseMetric):
                  output_dir: Optional[str] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
-                 collect_dir: Optional[str] = None) -> None:
+                 collect_dir: Optional[str] = None,
+                 keep_results: bool = True) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix,
                          collect_dir=collect_dir)
         self.tasks = check_tasks(tasks, 'MultiTaskMetric.tasks')
@@ -203,7 +214,16 @@ class MultiTaskMetric(BaseMetric):
         self.coherence = coherence
         self.coherence_on_gt = coherence_on_gt
         self.ignore_empty_classes = ignore_empty_classes
+        if output_dir and not keep_results:
+            raise ValueError(
+                'MultiTaskMetric.keep_results=False with output_dir='
+                f'{output_dir!r}: the predictions are written to output_dir '
+                'to be kept and are never deleted; leave output_dir unset to '
+                'write nothing.')
+        self.keep_results = keep_results
         self.output_dir = output_dir
+        if output_dir and is_main_process():
+            mkdir_or_exist(output_dir)
         self._num_evaluations = 0
 
     def _check_baselines(self, baselines) -> Dict[str, Dict[str, float]]:

@@ -7,33 +7,189 @@ attention. Written out, the affinity is an ``N x M`` matrix (``N = M = HW``:
 19,200^2 floats per image at 1/4 of 480x640). The implementations here
 compute the same function:
 
+- ``'rows'``: the rows of the affinity in blocks of at most
+  ``block_bytes`` of scores, with a backward pass of its own (the
+  flash-attention recurrence: only the output and one log-sum-exp per row
+  are kept). The scores are kept for the backward pass when the whole
+  matrix fits in ``keep_bytes`` (no recomputation, as the explicit form)
+  and recomputed block by block otherwise. Query/key and value widths are
+  used as they are (no padding), so the arithmetic is that of the explicit
+  form, plus one score product in the backward pass when the scores are
+  recomputed.
 - ``'sdpa'``: :func:`torch.nn.functional.scaled_dot_product_attention` with
-  ``scale=1.0``; PyTorch picks a fused kernel that never stores the matrix
-  (flash / memory-efficient kernels on CPU and GPU).
-- ``'chunked'``: rows of the affinity in chunks of ``chunk_size`` queries,
-  each chunk recomputed in the backward pass (activation checkpointing), so
-  at most ``chunk_size x M`` scores exist at a time, forward and backward.
-- ``'naive'``: the explicit matrix, for reference and testing.
+  ``scale=1.0``; the fused kernels want one head size, so the narrower of
+  query/key and value is zero-padded (which leaves the function unchanged
+  but adds arithmetic).
+- ``'chunked'``: blocks of ``chunk_size`` queries through autograd, each
+  block recomputed in the backward pass (activation checkpointing).
+- ``'naive'``: the explicit matrix through autograd, the reference's
+  algorithm, kept for comparison and testing.
+- ``'auto'``: ``'rows'`` on the CPU, where it is the fastest and leanest
+  (``tools/benchmarks/benchmark_cfm.py``), ``'sdpa'`` on other devices,
+  whose fused kernels PyTorch chooses per device.
+
+Every implementation computes the scores, the softmax and the propagation
+in float32 when the inputs are half precision or autocast is on: the
+unscaled dot products of a few hundred non-negative features reach
+hundreds to thousands, where fp16/bf16 rounding alone (a step of 0.5 at
+1,000 in fp16, 4 in bf16) changes the softmax weights by tens of percent.
+The result is returned in the dtype of ``value``.
 """
+from typing import Optional, Tuple
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 from torch.utils.checkpoint import checkpoint
 
-AFFINITY_IMPLS = ('sdpa', 'chunked', 'naive')
+AFFINITY_IMPLS = ('auto', 'rows', 'sdpa', 'chunked', 'naive')
+
+#: Default score-block size of ``'rows'``: 32 MiB of float32 scores.
+DEFAULT_BLOCK_BYTES = 32 * 2**20
+#: Default size up to which ``'rows'`` keeps the scores for backward.
+DEFAULT_KEEP_BYTES = 256 * 2**20
 
 
-def _chunk(query: Tensor, key: Tensor, value: Tensor) -> Tensor:
+def resolve_affinity_impl(impl: str, device: torch.device) -> str:
+    """The implementation ``impl`` stands for on ``device``.
+
+    Args:
+        impl (str): One of :data:`AFFINITY_IMPLS`.
+        device (torch.device): Device of the features.
+
+    Returns:
+        str: ``impl`` itself, or for ``'auto'`` the implementation chosen
+        for the device (``'rows'`` on the CPU, ``'sdpa'`` elsewhere).
+    """
+    if impl not in AFFINITY_IMPLS:
+        raise ValueError(f'affinity_propagation: `impl` must be one of '
+                         f'{AFFINITY_IMPLS}, got {impl!r}')
+    if impl != 'auto':
+        return impl
+    return 'rows' if torch.device(device).type == 'cpu' else 'sdpa'
+
+
+def _block_rows(batch: int, keys: int, block_bytes: int) -> int:
+    """Rows per block so that ``batch x rows x keys`` float32 scores take at
+    most ``block_bytes`` (at least one row)."""
+    return max(1, int(block_bytes) // (4 * max(1, batch * keys)))
+
+
+class _RowBlockAffinity(torch.autograd.Function):
+    """``softmax(scale * Q K^T) V`` by row blocks with its own backward."""
+
+    @staticmethod
+    def forward(ctx, query: Tensor, key: Tensor, value: Tensor, scale: float,
+                block_bytes: int, keep_bytes: int) -> Tensor:
+        b, n, _ = query.shape
+        m = key.shape[1]
+        rows = _block_rows(b, m, block_bytes)
+        keep = 4 * b * n * m <= keep_bytes
+        out = value.new_empty(b, n, value.shape[-1])
+        lse = query.new_empty(b, n)
+        kept = []
+        key_t = key.transpose(1, 2)
+        for start in range(0, n, rows):
+            stop = min(n, start + rows)
+            scores = torch.matmul(query[:, start:stop], key_t)
+            if scale != 1.0:
+                scores.mul_(scale)
+            row_max = scores.amax(dim=-1, keepdim=True)
+            scores.sub_(row_max).exp_()
+            total = scores.sum(dim=-1, keepdim=True)
+            if keep:
+                scores.div_(total)
+                out[:, start:stop] = torch.matmul(scores, value)
+            else:  # normalize the (rows x C) product, not the scores
+                out[:, start:stop] = torch.matmul(scores, value).div_(total)
+            lse[:, start:stop] = (row_max + total.log()).squeeze(-1)
+            if keep:
+                kept.append(scores)
+        ctx.save_for_backward(query, key, value, out, lse)
+        ctx.kept = kept
+        ctx.rows = rows
+        ctx.scale = scale
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out: Tensor) -> Tuple[Optional[Tensor], ...]:
+        query, key, value, out, lse = ctx.saved_tensors
+        kept, rows, scale = ctx.kept, ctx.rows, ctx.scale
+        n = query.shape[1]
+        grad_out = grad_out.contiguous()
+        # D_i = sum_c dO_ic O_ic = sum_j P_ij dP_ij
+        delta = (grad_out * out).sum(dim=-1, keepdim=True)
+        grad_q = torch.empty_like(query)
+        grad_k = torch.zeros_like(key)
+        grad_v = torch.zeros_like(value)
+        key_t, value_t = key.transpose(1, 2), value.transpose(1, 2)
+        for i, start in enumerate(range(0, n, rows)):
+            stop = min(n, start + rows)
+            q = query[:, start:stop]
+            g = grad_out[:, start:stop]
+            if kept:
+                probs = kept[i]
+            else:
+                # P = exp(scale * q K^T - lse), the shift fused into the GEMM
+                probs = torch.baddbmm(
+                    -lse[:, start:stop, None].expand(-1, -1, key.shape[1]),
+                    q, key_t, alpha=scale).exp_()
+            grad_v.baddbmm_(probs.transpose(1, 2), g)
+            # dS = P * (dO V^T - D), the shift fused into the GEMM
+            dscores = torch.baddbmm(
+                -delta[:, start:stop].expand(-1, -1, value.shape[1]), g,
+                value_t).mul_(probs)
+            del probs
+            grad_q[:, start:stop] = torch.matmul(dscores, key)
+            grad_k.baddbmm_(dscores.transpose(1, 2), q)
+        if scale != 1.0:
+            grad_q.mul_(scale)
+            grad_k.mul_(scale)
+        ctx.kept = None
+        return grad_q, grad_k, grad_v, None, None, None
+
+
+def _explicit(query: Tensor, key: Tensor, value: Tensor) -> Tensor:
     attn = torch.softmax(torch.matmul(query, key.transpose(-1, -2)), dim=-1)
     return torch.matmul(attn, value)
+
+
+def sdpa_inputs(query: Tensor, key: Tensor,
+                value: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """The ``(B, 1, L, E)`` tensors ``'sdpa'`` hands to
+    :func:`~torch.nn.functional.scaled_dot_product_attention`.
+
+    The fused kernels want one head size for query, key and value
+    (zero-padding the smaller one leaves every dot product and every
+    propagated channel unchanged) and a contiguous last dimension (else
+    PyTorch silently falls back to the explicit-matrix kernel).
+    """
+    d, c = query.shape[-1], value.shape[-1]
+    if c < d:
+        value = F.pad(value, (0, d - c))
+    elif d < c:
+        query = F.pad(query, (0, c - d))
+        key = F.pad(key, (0, c - d))
+    return (query.unsqueeze(1).contiguous(), key.unsqueeze(1).contiguous(),
+            value.unsqueeze(1).contiguous())
+
+
+def _sdpa(query: Tensor, key: Tensor, value: Tensor) -> Tensor:
+    out = F.scaled_dot_product_attention(
+        *sdpa_inputs(query, key, value), scale=1.0).squeeze(1)
+    return out[..., :value.shape[-1]]
 
 
 def affinity_propagation(query: Tensor,
                          key: Tensor,
                          value: Tensor,
-                         impl: str = 'sdpa',
+                         impl: str = 'auto',
                          chunk_size: int = 4096,
-                         scale: float = 1.0) -> Tensor:
+                         scale: float = 1.0,
+                         block_bytes: int = DEFAULT_BLOCK_BYTES,
+                         keep_bytes: int = DEFAULT_KEEP_BYTES) -> Tensor:
     """Compute ``softmax(scale * query @ key^T) @ value`` row-wise.
 
     Args:
@@ -41,49 +197,52 @@ def affinity_propagation(query: Tensor,
             (the rows of the affinity).
         key (Tensor): ``(B, M, D)`` features of the positions that send.
         value (Tensor): ``(B, M, C)`` features that are propagated.
-        impl (str): ``'sdpa'``, ``'chunked'`` or ``'naive'``.
+        impl (str): ``'auto'``, ``'rows'``, ``'sdpa'``, ``'chunked'`` or
+            ``'naive'`` (see the module docstring). Defaults to ``'auto'``.
         chunk_size (int): Rows per chunk for ``'chunked'``.
         scale (float): Multiplier of the dot products. MT-CP uses 1.0.
+        block_bytes (int): Largest block of float32 scores of ``'rows'``.
+        keep_bytes (int): ``'rows'`` keeps the scores for the backward pass
+            when the whole ``B x N x M`` float32 matrix takes at most this
+            many bytes, and recomputes them otherwise.
 
     Returns:
-        Tensor: ``(B, N, C)`` propagated features.
+        Tensor: ``(B, N, C)`` propagated features, in ``value``'s dtype.
     """
-    if impl not in AFFINITY_IMPLS:
-        raise ValueError(f'affinity_propagation: `impl` must be one of '
-                         f'{AFFINITY_IMPLS}, got {impl!r}')
+    impl = resolve_affinity_impl(impl, query.device)
     if query.shape[-1] != key.shape[-1]:
         raise ValueError('affinity_propagation: query and key need the same '
                          f'feature size, got {query.shape} and {key.shape}')
+    if impl == 'chunked' and chunk_size < 1:
+        raise ValueError(f'affinity_propagation: `chunk_size` must be >= 1, '
+                         f'got {chunk_size}')
+    out_dtype = value.dtype
+    autocast = torch.is_autocast_enabled(query.device.type)
+    if autocast or out_dtype in (torch.float16, torch.bfloat16):
+        # float32 scores, softmax and propagation (see the module docstring)
+        with torch.autocast(query.device.type, enabled=False):
+            out = affinity_propagation(
+                query.float(), key.float(), value.float(), impl, chunk_size,
+                scale, block_bytes, keep_bytes)
+        return out.to(out_dtype)
+    need_grad = torch.is_grad_enabled() and any(
+        t.requires_grad for t in (query, key, value))
+    if impl == 'rows':
+        return _RowBlockAffinity.apply(query, key, value, float(scale),
+                                       int(block_bytes),
+                                       int(keep_bytes) if need_grad else 0)
     if scale != 1.0:
         query = query * scale
     if impl == 'naive':
-        return _chunk(query, key, value)
-    if impl == 'chunked':
-        if chunk_size < 1:
-            raise ValueError(f'affinity_propagation: `chunk_size` must be '
-                             f'>= 1, got {chunk_size}')
-        need_grad = torch.is_grad_enabled() and any(
-            t.requires_grad for t in (query, key, value))
-        outs = []
-        for start in range(0, query.shape[1], chunk_size):
-            q = query[:, start:start + chunk_size]
-            if need_grad:
-                outs.append(checkpoint(_chunk, q, key, value,
-                                       use_reentrant=False))
-            else:
-                outs.append(_chunk(q, key, value))
-        return torch.cat(outs, dim=1)
-    # 'sdpa': fused kernels want one head size for query, key and value
-    # (zero-padding the smaller one leaves every dot product and every
-    # propagated channel unchanged) and a contiguous last dimension (else
-    # PyTorch silently falls back to the explicit-matrix kernel).
-    d, c = query.shape[-1], value.shape[-1]
-    if c < d:
-        value = F.pad(value, (0, d - c))
-    elif d < c:
-        query = F.pad(query, (0, c - d))
-        key = F.pad(key, (0, c - d))
-    out = F.scaled_dot_product_attention(
-        query.unsqueeze(1).contiguous(), key.unsqueeze(1).contiguous(),
-        value.unsqueeze(1).contiguous(), scale=1.0).squeeze(1)
-    return out[..., :c]
+        return _explicit(query, key, value)
+    if impl == 'sdpa':
+        return _sdpa(query, key, value)
+    outs = []
+    for start in range(0, query.shape[1], chunk_size):
+        q = query[:, start:start + chunk_size]
+        if need_grad:
+            outs.append(checkpoint(_explicit, q, key, value,
+                                   use_reentrant=False))
+        else:
+            outs.append(_explicit(q, key, value))
+    return torch.cat(outs, dim=1)

@@ -20,15 +20,20 @@ together and task t's own features are spread along that structure:
 5. Output ``BN(CBAM_o(Y))``, plus ``X_t`` when ``residual=True``.
 
 The reference (``GAAF_module2``) materializes ``A``; here it is computed by
-:func:`affinity_propagation` without storing it (``impl='sdpa'`` or
-``'chunked'``), and the sending positions can be average-pooled by
-``attn_downsample`` to cut the cost further.
+:func:`affinity_propagation` (``impl='auto'``: by row blocks with its own
+backward pass on the CPU, PyTorch's fused attention kernels elsewhere)
+without storing it when it is large, and the sending positions can be
+average-pooled by ``attn_downsample`` to cut the cost further. With
+``with_cp=True`` the layers around the affinity (CBAMs, BNs, gates, fusion)
+are recomputed in the backward pass instead of keeping their ``O(HW)``
+activations, as ``with_cp`` does in mmseg/mmdet backbones.
 """
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint as cp
 from mmcv.cnn import ConvModule, build_activation_layer, build_norm_layer
 from mmengine.model import BaseModule
 from torch import Tensor
@@ -53,10 +58,17 @@ class CoherenceFusionModule(BaseModule):
         attn_downsample (int): Average-pool factor applied to the sending
             positions (``Q`` and ``V``) of the affinity. ``1`` keeps all
             positions (exactly the reference function). Defaults to 1.
-        impl (str): ``'sdpa'``, ``'chunked'`` or ``'naive'`` (see
-            :func:`affinity_propagation`). Defaults to ``'sdpa'``.
+        impl (str): ``'auto'``, ``'rows'``, ``'sdpa'``, ``'chunked'`` or
+            ``'naive'`` (see :func:`affinity_propagation`; all compute the
+            same function). Defaults to ``'auto'``.
         chunk_size (int): Receiving positions per chunk for
             ``impl='chunked'``. Defaults to 4096.
+        with_cp (bool): Recompute the layers before and after the affinity
+            in the backward pass (activation checkpointing) to save
+            training memory at the cost of one more forward pass of those
+            layers. Their BN running statistics are then updated twice per
+            step (as in every ``with_cp`` block of mmseg/mmdet).
+            Defaults to False.
         residual (bool): Add ``X_t`` to the output. The released reference
             module has this residual disabled. Defaults to False.
         reduction (int): CBAM channel reduction ratio. Defaults to 16.
@@ -82,8 +94,9 @@ class CoherenceFusionModule(BaseModule):
                  other_channels: Sequence[int],
                  fuse_channels: Optional[int] = None,
                  attn_downsample: int = 1,
-                 impl: str = 'sdpa',
+                 impl: str = 'auto',
                  chunk_size: int = 4096,
+                 with_cp: bool = False,
                  residual: bool = False,
                  reduction: int = 16,
                  attn_scale: Union[float, str] = 1.0,
@@ -106,6 +119,7 @@ class CoherenceFusionModule(BaseModule):
         self.other_channels = other_channels
         self.impl = impl
         self.chunk_size = chunk_size
+        self.with_cp = with_cp
         self.attn_downsample = int(attn_downsample)
         self.residual = residual
         if isinstance(attn_scale, str):
@@ -143,6 +157,18 @@ class CoherenceFusionModule(BaseModule):
             build_norm_layer(norm_cfg, channels)[1],
             build_activation_layer(act_cfg))
 
+    def _inputs(self, x: Tensor, *others: Tensor) -> Tuple[Tensor, ...]:
+        """``K`` (receiving), ``Q`` (sending) and ``V`` maps."""
+        value = self.value_norm(self.value_cbam(x))
+        gated = [o * torch.sigmoid(g(o)) for g, o in zip(self.gates, others)]
+        fused = self.fuse(torch.cat(gated, dim=1))
+        key = self.key_out(self.key_cbam(fused))
+        query = self.query_out(self.query_cbam(fused))
+        return key, query, value
+
+    def _output(self, out: Tensor) -> Tensor:
+        return self.out_norm(self.out_cbam(out))
+
     def forward(self, x: Tensor, others: List[Tensor]) -> Tensor:
         """Fuse.
 
@@ -158,11 +184,11 @@ class CoherenceFusionModule(BaseModule):
             raise ValueError(f'CoherenceFusionModule expects '
                              f'{len(self.gates)} other task features, got '
                              f'{len(others)}')
-        value = self.value_norm(self.value_cbam(x))
-        gated = [o * torch.sigmoid(g(o)) for g, o in zip(self.gates, others)]
-        fused = self.fuse(torch.cat(gated, dim=1))
-        key = self.key_out(self.key_cbam(fused))  # receiving side (K)
-        query = self.query_out(self.query_cbam(fused))  # sending side (Q)
+        if self.with_cp and self.training and torch.is_grad_enabled():
+            key, query, value = cp.checkpoint(
+                self._inputs, x, *others, use_reentrant=False)
+        else:
+            key, query, value = self._inputs(x, *others)
         b, c, h, w = value.shape
         if self.attn_downsample > 1:
             ds = self.attn_downsample
@@ -176,7 +202,10 @@ class CoherenceFusionModule(BaseModule):
             chunk_size=self.chunk_size,
             scale=self.attn_scale)
         out = out.transpose(1, 2).reshape(b, c, h, w)
-        out = self.out_norm(self.out_cbam(out))
+        if self.with_cp and self.training and out.requires_grad:
+            out = cp.checkpoint(self._output, out, use_reentrant=False)
+        else:
+            out = self._output(out)
         if self.residual:
             out = out + x
         return out

@@ -7,15 +7,17 @@ and optional training-only regularizers (e.g. the contrastive multi-task
 regularization of Yang, Ye, Xu, AAAI 2023) that read the head's per-task
 features.
 """
+import copy
 import inspect
 import logging
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.structures import PixelData
+from mmengine.visualization import Visualizer
 from torch import Tensor
 
 from mmseg.models.segmentors import BaseSegmentor
@@ -24,7 +26,41 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList)
-from mmmtcp.utils import get_task
+from mmmtcp.utils import check_tasks, get_task
+
+
+def _needs_classes(task: str) -> bool:
+    """Whether the head needs ``num_classes`` for ``task`` (label kinds)."""
+    try:
+        get_task(task).kind_impl.out_channels(None)
+    except ValueError:
+        return True
+    return False
+
+
+def _main_label_task(tasks: Sequence[str]) -> Optional[str]:
+    """``'semseg'`` if it is a task, else the only task that needs a class
+    count, else ``None``."""
+    if 'semseg' in tasks:
+        return 'semseg'
+    labelled = [t for t in tasks if _needs_classes(t)]
+    return labelled[0] if len(labelled) == 1 else None
+
+
+def _init_kwargs(cls: type) -> Optional[set]:
+    """Keyword arguments a class's constructor chain accepts, or ``None``
+    when it ends in ``**kwargs`` that nothing consumes explicitly."""
+    names: set = set()
+    for klass in cls.__mro__:
+        if '__init__' not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters.values()
+        names.update(p.name for p in params
+                     if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                     and p.name != 'self')
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            return names
+    return None
 
 
 @MODELS.register_module()
@@ -68,6 +104,39 @@ class MultiTaskSegmentor(BaseSegmentor):
     regularizer's parameters (e.g. projectors) belong to the model and are
     trained with it.
 
+    **Inheriting an mmseg model config.** The constructor takes what mmseg's
+    ``EncoderDecoder`` takes, so ``_base_ = ['mmseg::_base_/models/...']``
+    works with ``type='MultiTaskSegmentor'``:
+
+    - ``pretrained`` has mmseg's meaning: the backbone is initialized from
+      that checkpoint (``backbone.init_cfg = dict(type='Pretrained',
+      checkpoint=pretrained)``); setting it together with
+      ``backbone.pretrained`` or ``backbone.init_cfg`` is an error.
+    - ``auxiliary_head`` (one mmseg decode head such as ``FCNHead``, or a
+      list) is extra supervision during training, as in mmseg, trained on
+      the class labels of one task: ``auxiliary_task``, by default
+      ``semseg`` (or the only label task when there is no ``semseg``). The
+      task's ground truth is handed to the mmseg head as ``gt_sem_seg``,
+      so its ``num_classes`` must equal the decode head's for that task
+      (checked). Its loss terms (``loss_ce``, ...) are summed into one
+      entry ``loss_<task>_aux``, a *side loss of that task* like the
+      decode head's ``loss_<task>_aux<i>``: :class:`TaskBalanceHook`
+      groups it with ``<task>`` and by default adds it raw, outside the
+      balancer (its weight is the mmseg head's ``loss_weight``, 0.4 in
+      mmseg's bases), rather than balancing it as a task of its own. The
+      head's other outputs are logged under mmseg's prefix
+      (``aux.acc_seg``, ``aux_<i>.acc_seg`` for a list). The auxiliary
+      head is never run by ``predict()`` or ``_forward()``.
+    - ``decode_head.num_classes`` may be an int (as in every mmseg base),
+      meaning the classes of ``semseg``, or of the only label task when
+      there is no ``semseg``; ``dict(semseg=40, human_parts=7)`` names
+      them per task. The inherited mmseg head's other keys
+      (``dropout_ratio``, ``pool_scales``, ``num_convs``, a single
+      ``loss_decode`` dict, ...) are not multi-task head arguments:
+      replace the head with ``decode_head=dict(_delete_=True,
+      type='MTCPHead', ...)`` (keys the head does not take raise a
+      ``ValueError`` that says so). ``configs/mixed/`` has examples.
+
     Args:
         backbone (dict): Backbone config (any registered backbone, e.g.
             ``mmpretrain.VisionTransformer``, ``ResNetV1c``,
@@ -77,13 +146,20 @@ class MultiTaskSegmentor(BaseSegmentor):
         neck (dict, optional): Neck config, e.g. ``ViTPyramidNeck``.
         regularizer (dict | list[dict], optional): Training-only regularizer
             configs (see above).
-        train_cfg (dict, optional): Training config (unused, kept for mmseg
-            compatibility).
+        train_cfg (dict, optional): Training config (passed to the
+            auxiliary heads' ``loss``, as mmseg does).
         test_cfg (dict, optional): ``dict(mode='whole')`` or
             ``dict(mode='slide', crop_size=(h, w), stride=(h, w))``.
         data_preprocessor (dict, optional): Data preprocessor config, e.g.
             ``MultiTaskDataPreProcessor``.
         init_cfg (dict | list[dict], optional): Initialization config.
+        auxiliary_head (dict | list[dict], optional): mmseg decode head(s)
+            trained as extra supervision on ``auxiliary_task`` (see above).
+        auxiliary_task (str | list[str], optional): Task whose labels train
+            the auxiliary head(s): one name for all heads or one per head.
+            Defaults to ``semseg``, or the only label task.
+        pretrained (str, optional): Checkpoint of the backbone, as in
+            mmseg's ``EncoderDecoder``.
     """
 
     def __init__(self,
@@ -95,11 +171,19 @@ class MultiTaskSegmentor(BaseSegmentor):
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
-                 init_cfg: OptMultiConfig = None) -> None:
+                 init_cfg: OptMultiConfig = None,
+                 auxiliary_head: Optional[Union[ConfigType,
+                                                List[ConfigType]]] = None,
+                 auxiliary_task: Optional[Union[str, Sequence[str]]] = None,
+                 pretrained: Optional[str] = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if pretrained is not None:
+            backbone = self._with_pretrained(backbone, pretrained)
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck) if neck is not None else None
+        decode_head = self._resolve_num_classes(decode_head)
+        self._check_head_keys(decode_head)
         self.decode_head = MODELS.build(decode_head)
         for attr in ('tasks', 'loss_by_feat', 'predict', 'align_corners'):
             if not hasattr(self.decode_head, attr):
@@ -108,6 +192,11 @@ class MultiTaskSegmentor(BaseSegmentor):
                     f' is not a multi-task head: it has no `{attr}`')
         self.tasks = list(self.decode_head.tasks)
         self.align_corners = self.decode_head.align_corners
+        self.auxiliary_head: Optional[nn.Module] = None
+        self.auxiliary_tasks: List[str] = []
+        if auxiliary_head is not None:
+            self._init_auxiliary_head(auxiliary_head, auxiliary_task)
+        self._visualizer_checked = False
         if regularizer is None:
             regularizer = []
         elif isinstance(regularizer, dict):
@@ -150,6 +239,210 @@ class MultiTaskSegmentor(BaseSegmentor):
         """bool: whether training-only regularizers are configured."""
         return len(self.regularizers) > 0
 
+    # ------------------------------------------------------------------
+    # mmseg compatibility
+    @staticmethod
+    def _with_pretrained(backbone: ConfigType, pretrained: str) -> dict:
+        """The backbone config initialized from ``pretrained``."""
+        if not isinstance(pretrained, str):
+            raise TypeError('`model.pretrained` must be a checkpoint path or '
+                            f'URL (str) or None, got {pretrained!r}')
+        for key in ('pretrained', 'init_cfg'):
+            if backbone.get(key) is not None:
+                raise ValueError(
+                    f'`model.pretrained` ({pretrained!r}) and '
+                    f'`model.backbone.{key}` ({backbone[key]!r}) are both '
+                    'set; set only one. mmseg base configs set '
+                    '`model.pretrained` (e.g. fcn_r50-d8.py: '
+                    '"open-mmlab://resnet50_v1c"): write '
+                    '`model=dict(pretrained=None, ...)` to use the '
+                    f'backbone\'s `{key}` instead.')
+        backbone = copy.deepcopy(backbone)
+        backbone['init_cfg'] = dict(type='Pretrained', checkpoint=pretrained)
+        return backbone
+
+    @staticmethod
+    def _resolve_num_classes(decode_head: ConfigType) -> ConfigType:
+        """Turn an int ``decode_head.num_classes`` into ``{task: int}``."""
+        num_classes = decode_head.get('num_classes')
+        if num_classes is None or isinstance(num_classes, Mapping) or \
+                decode_head.get('tasks') is None:
+            return decode_head
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int):
+            raise ValueError(
+                '`model.decode_head.num_classes` must be an int (the classes '
+                'of semseg, or of the only label task) or a dict '
+                f'{{task: classes}}, got {num_classes!r}')
+        tasks = check_tasks(decode_head['tasks'], 'model.decode_head.tasks')
+        task = _main_label_task(tasks)
+        if task is None:
+            labelled = [t for t in tasks if _needs_classes(t)]
+            raise ValueError(
+                f'`model.decode_head.num_classes` is an int ({num_classes}), '
+                'which means the classes of `semseg` or of the only label '
+                f'task, but the tasks {tasks} have '
+                + (f'several label tasks {labelled}' if labelled else
+                   'no label task') +
+                '; write a dict, e.g. `num_classes=dict('
+                + ', '.join(f'{t}=...' for t in labelled) + ')`'
+                + ('' if labelled else ' or leave it out'))
+        decode_head = dict(decode_head)
+        decode_head['num_classes'] = {task: num_classes}
+        return decode_head
+
+    @staticmethod
+    def _check_head_keys(decode_head: ConfigType) -> None:
+        """Name the keys an mmseg base left in the head config."""
+        head_type = decode_head.get('type')
+        head_cls = MODELS.get(head_type) if isinstance(head_type,
+                                                       str) else head_type
+        if not inspect.isclass(head_cls):
+            return
+        accepted = _init_kwargs(head_cls)
+        if accepted is None:
+            return
+        extra = sorted(set(decode_head) - accepted - {'type', '_scope_'})
+        if extra:
+            raise ValueError(
+                f'`model.decode_head` ({head_cls.__name__}) does not take '
+                f'{extra}. Keys like these come from the decode head of an '
+                'mmseg base config (SegformerHead, UPerHead, FCNHead, ...), '
+                'merged into the multi-task head: replace that head instead, '
+                f"with `decode_head=dict(_delete_=True, type="
+                f"'{head_cls.__name__}', ...)` (see configs/mixed/).")
+
+    def _init_auxiliary_head(
+            self, auxiliary_head: Union[ConfigType, List[ConfigType]],
+            auxiliary_task: Optional[Union[str, Sequence[str]]]) -> None:
+        """Build the mmseg auxiliary head(s) and pick their tasks."""
+        is_list = isinstance(auxiliary_head, (list, tuple))
+        cfgs = list(auxiliary_head) if is_list else [auxiliary_head]
+        if auxiliary_task is None:
+            task = _main_label_task(self.tasks)
+            if task is None:
+                raise ValueError(
+                    '`model.auxiliary_head` is trained on the labels of one '
+                    'task, by default semseg or the only label task, but '
+                    f'`model.decode_head.tasks` {self.tasks} has neither; '
+                    'set `model.auxiliary_task`.')
+            tasks = [task] * len(cfgs)
+        elif isinstance(auxiliary_task, str):
+            tasks = [auxiliary_task] * len(cfgs)
+        else:
+            tasks = list(auxiliary_task)
+            if len(tasks) != len(cfgs):
+                raise ValueError(
+                    f'`model.auxiliary_task` lists {len(tasks)} tasks for '
+                    f'{len(cfgs)} auxiliary heads; give one task for all or '
+                    'one per head.')
+        heads = []
+        for i, (cfg, task) in enumerate(zip(cfgs, tasks)):
+            where = f'model.auxiliary_head[{i}]' if is_list else \
+                'model.auxiliary_head'
+            if task not in self.tasks:
+                raise ValueError(
+                    f'`model.auxiliary_task` {task!r} (of `{where}`) is not '
+                    f'one of `model.decode_head.tasks` {self.tasks}')
+            if not get_task(task).is_label:
+                raise ValueError(
+                    f'`{where}` is an mmseg decode head, trained with class '
+                    f'labels, but task {task!r} (kind '
+                    f'{get_task(task).kind!r}) has no labels; set '
+                    '`model.auxiliary_task` to a label task.')
+            expected = self.decode_head.num_classes.get(task)
+            got = cfg.get('num_classes')
+            if expected is not None and got != expected:
+                raise ValueError(
+                    f'`{where}.num_classes` is {got} but '
+                    f'`model.decode_head.num_classes` of task {task!r} is '
+                    f'{expected}; set `{where}.num_classes={expected}` (an '
+                    'mmseg base config sets it for its own data set, e.g. '
+                    '19 for Cityscapes).')
+            heads.append(MODELS.build(cfg))
+        self.auxiliary_head = nn.ModuleList(heads) if is_list else heads[0]
+        self.auxiliary_tasks = tasks
+
+    @staticmethod
+    def _auxiliary_samples(task: str,
+                           data_samples: SampleList) -> SampleList:
+        """Samples whose ``gt_sem_seg`` holds ``task``'s labels."""
+        spec = get_task(task)
+        if spec.gt_field == 'gt_sem_seg':
+            return data_samples
+        samples = []
+        for i, sample in enumerate(data_samples):
+            if spec.gt_field not in sample:
+                raise KeyError(
+                    f'Data sample {i} ({sample.metainfo.get("img_path")}) '
+                    f'has no `{spec.gt_field}`, the labels of task {task!r} '
+                    'that train `model.auxiliary_head`')
+            aux_sample = SegDataSample(metainfo=sample.metainfo)
+            aux_sample.gt_sem_seg = PixelData(
+                data=getattr(sample, spec.gt_field).data.long())
+            samples.append(aux_sample)
+        return samples
+
+    def _auxiliary_head_loss(self, x: Tuple[Tensor, ...],
+                             data_samples: SampleList) -> Dict[str, Tensor]:
+        """``loss_<task>_aux`` (the summed loss terms of the auxiliary heads
+        of ``task``) and the heads' other outputs under ``aux[_<i>].``."""
+        if isinstance(self.auxiliary_head, nn.ModuleList):
+            heads = list(self.auxiliary_head)
+            prefixes = [f'aux_{i}' for i in range(len(heads))]
+        else:
+            heads, prefixes = [self.auxiliary_head], ['aux']
+        losses: Dict[str, Tensor] = {}
+        for head, prefix, task in zip(heads, prefixes, self.auxiliary_tasks):
+            head_losses = head.loss(
+                list(x), self._auxiliary_samples(task, data_samples),
+                self.train_cfg)
+            for name, value in head_losses.items():
+                if 'loss' not in name:
+                    losses[f'{prefix}.{name}'] = value
+                    continue
+                if isinstance(value, (list, tuple)):
+                    value = sum(value)
+                key = f'loss_{task}_aux'
+                losses[key] = losses[key] + value if key in losses else value
+        return losses
+
+    def _check_visualizer(self) -> None:
+        """Warn once when mmseg's single-task visualizer would draw the
+        multi-task predictions."""
+        if self._visualizer_checked:
+            return
+        self._visualizer_checked = True
+        from mmseg.visualization import SegLocalVisualizer
+        try:
+            visualizer = Visualizer.get_current_instance()
+        except RuntimeError:
+            return
+        if isinstance(visualizer, SegLocalVisualizer):
+            print_log(
+                'MultiTaskSegmentor: the visualizer is mmseg\'s '
+                'SegLocalVisualizer, which draws only the semseg and depth '
+                'maps of a multi-task prediction, and mmseg\'s '
+                'SegVisualizationHook draws only every `interval`-th batch '
+                '(default 50), so `tools/test.py --show-dir` may write no '
+                'picture at all. For one picture of every task per image '
+                "set `default_hooks.visualization=dict(type="
+                "'MultiTaskVisualizationHook')` and `visualizer=dict("
+                "type='MultiTaskLocalVisualizer', vis_backends=["
+                "dict(type='LocalVisBackend')], name='visualizer')` (as "
+                'configs/mixed/ do).',
+                logger='current',
+                level=logging.WARNING)
+
+    def val_step(self, data: Union[tuple, dict, list]) -> SampleList:
+        """Predictions of a batch (see ``BaseModel.val_step``)."""
+        self._check_visualizer()
+        return super().val_step(data)
+
+    def test_step(self, data: Union[tuple, dict, list]) -> SampleList:
+        """Predictions of a batch (see ``BaseModel.test_step``)."""
+        self._check_visualizer()
+        return super().test_step(data)
+
     def extract_feat(self, inputs: Tensor) -> Tuple[Tensor, ...]:
         """Backbone (and neck) features, fine to coarse."""
         x = self.backbone(inputs)
@@ -168,6 +461,13 @@ class MultiTaskSegmentor(BaseSegmentor):
         x = self.extract_feat(inputs)
         outputs = self.decode_head.forward(x, with_side=True)
         losses = self.decode_head.loss_by_feat(outputs, data_samples)
+        if self.auxiliary_head is not None:
+            aux_losses = self._auxiliary_head_loss(x, data_samples)
+            clash = set(aux_losses) & set(losses)
+            if clash:
+                raise KeyError(f'model.auxiliary_head loss keys '
+                               f'{sorted(clash)} are already used')
+            losses.update(aux_losses)
         for reg in self.regularizers:
             reg_losses = reg.loss(outputs['feats'], data_samples)
             clash = set(reg_losses) & set(losses)
