@@ -22,14 +22,15 @@ COVERED = {
     'make test': 'make test',
     'make env': 'test_readme_commands.py::test_headline_command_without_data',
     'source .venv/bin/activate':
-    'test_readme_environment.py::test_activate_then_tools_run_as_written',
+    'test_tools/test_readme_environment.py::'
+    'test_activate_then_tools_run_as_written',
     'python tools/train.py configs/mtcp/mtcp_demo_synthetic.py': 'make demo',
     # the 200-iteration study and the example study: the study tool
     'python tools/analysis_tools/compare_methods.py --work-dir '
     'work_dirs/study_200it': 'test_tools/test_compare_methods.py::'
-    'test_study_trains_tests_and_reports',
+    'test_tool_trains_tests_and_resumes',
     'python tools/analysis_tools/compare_methods.py':
-    'test_tools/test_compare_methods.py::test_study_trains_tests_and_reports',
+    'test_tools/test_compare_methods.py::test_tool_trains_tests_and_resumes',
     'python tools/train.py configs/mtcp/mtcp_vitl_nyud.py':
     'test_readme_commands.py::test_headline_command_without_data',
     'python tools/train.py CONFIG --work-dir work_dirs/x --amp --resume':
@@ -44,9 +45,9 @@ COVERED = {
     'test_tools/test_train_test_tools.py::'
     'test_test_tool_writes_metrics_pictures_and_predictions',
     'python tools/infer.py CONFIG CHECKPOINT my_images/ --out-dir vis':
-    'test_tools/test_infer.py::test_infer_tool_on_a_folder',
+    'test_tools/test_infer.py::test_infer_tool_writes_a_picture_per_image',
     'python tools/get_flops.py CONFIG --shape 480 640':
-    'test_tools/test_get_flops.py::test_get_flops_counts_attention',
+    'test_tools/test_get_flops.py::test_cli_prints_summary',
     'python tools/dataset_converters/nyud.py NYUDv2.tar.gz -o data/NYUDv2':
     'test_tools/test_dataset_converters.py::test_nyud_archive_to_data_root',
     'python tools/dataset_converters/pascal_context.py PASCALContext.tar.gz '

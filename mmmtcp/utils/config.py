@@ -66,8 +66,11 @@ def check_data_roots(cfg: Config, loaders: Sequence[str]) -> None:
         loaders (Sequence[str]): Dataloader keys to check, e.g.
             ``('train_dataloader', 'val_dataloader')``.
     """
+    from mmengine.registry import init_default_scope
+
     from mmseg.registry import DATASETS
     from mmmtcp.datasets.multi_task_base import MultiTaskBaseDataset
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
     for loader in loaders:
         loader_cfg = cfg.get(loader)
         if not loader_cfg:

@@ -95,7 +95,8 @@ def _segformer_cfg(**decode_head):
     cfg.backbone.init_cfg = None
     cfg.backbone.num_layers = [1, 1, 1, 1]
     cfg.decode_head.channels = 16
-    cfg.decode_head.update(decode_head)
+    for key, value in decode_head.items():
+        cfg.decode_head[key] = value
     return cfg
 
 
@@ -117,12 +118,13 @@ def test_num_classes_int_and_dict():
     assert model.decode_head.num_classes == dict(semseg=13)
     # without semseg, the only label task
     model = MODELS.build(
-        _segformer_cfg(tasks=['human_parts', 'saliency'], num_classes=7))
+        _segformer_cfg(tasks=['human_parts', 'saliency'], num_classes=7,
+                       loss_decode=dict()))
     assert model.decode_head.num_classes == dict(human_parts=7)
     with pytest.raises(ValueError, match='several label tasks'):
         MODELS.build(_segformer_cfg(
             tasks=['human_parts', dict(name='parts2', kind='label')],
-            num_classes=7))
+            num_classes=7, loss_decode=dict()))
 
 
 def test_mmseg_head_keys_name_the_fix():
