@@ -7,6 +7,7 @@ own visualizer left in place the run says what it will not draw."""
 import glob
 import os
 import os.path as osp
+import re
 
 import cv2
 import mmseg
@@ -97,6 +98,11 @@ def test_stock_test_out_and_show_dir(trained):
     pictures = sorted(glob.glob(osp.join(show, '**', '*.png'),
                                 recursive=True))
     assert len(pictures) == NUM_VAL, pictures
+    # where the README says they are
+    for picture in pictures:
+        assert re.fullmatch(
+            r'test_val_\d{5}\.png_\d+\.png', osp.basename(picture)), picture
+        assert osp.dirname(picture) == osp.join(show, 'vis_data', 'vis_image')
     image = cv2.imread(pictures[0])
     assert image.shape[1] >= 5 * 96  # input + four tasks side by side
     assert 'SegLocalVisualizer, which draws only' not in log
