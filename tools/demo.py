@@ -44,6 +44,11 @@ ABLATION = [
      'configs/contrastive/contrastive_mtcp_demo_synthetic.py'),
     ('MT-CP-no-LPS-detached', 'configs/mtcp/mtcp_demo_synthetic_no-lps.py',
      'model.decode_head.detach_branch=True'),
+    # the demo pools the affinity's sending positions by 2
+    # (attn_downsample=2); this is the exact affinity over all positions
+    ('MT-CP-no-LPS-full-affinity',
+     'configs/mtcp/mtcp_demo_synthetic_no-lps.py',
+     'model.decode_head.cfm.attn_downsample=1'),
 ]
 COHERENCE = [('coherence.normal_depth_angle', 'normals vs depth (deg)'),
              ('coherence.edge_seg_F', 'edges vs seg. boundaries (F %)')]
@@ -68,9 +73,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--ablation', action='store_true',
         help='add MT-CP with the CFM only (no trace-back), MT-CP with the '
-        'contrastive regularizer and MT-CP without LPS whose branch does not '
-        'back-propagate into the decoders (detach_branch=True): baseline, '
-        '+CFM, +trace-back, +LPS, +contrastive, detached')
+        'contrastive regularizer, MT-CP without LPS whose branch does not '
+        'back-propagate into the decoders (detach_branch=True) and MT-CP '
+        'without LPS with the affinity over all positions '
+        '(attn_downsample=1): baseline, +CFM, +trace-back, +LPS, '
+        '+contrastive, detached, full affinity')
     parser.add_argument('--force', action='store_true',
                         help='retrain finished runs')
     parser.add_argument(

@@ -41,3 +41,33 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert set(data['runs']) == set(out['summary'])
     assert (work_dir / 'results.md').read_text().startswith('Seeds [0, 1]')
     assert (work_dir / 'results.png').is_file()
+
+
+def test_ablation_study_definition():
+    """``tools/demo.py --ablation``: the demo's three methods plus one part
+    added or changed at a time, among them the affinity over all positions
+    (the demo pools the sending positions by 2), all on the demo's
+    settings."""
+    spec = importlib.util.spec_from_file_location(
+        'demo', osp.join(ROOT, 'tools', 'demo.py'))
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    argv = demo.study_argv(demo.parse_args(['--ablation']), 'scenes')
+    methods = {}
+    i = 0
+    while '--method' in argv[i:]:
+        i = argv.index('--method', i) + 1
+        end = i
+        while end < len(argv) and not argv[end].startswith('--'):
+            end += 1
+        methods[argv[i]] = argv[i + 1:end]
+    assert {'baseline', 'MT-CP-no-LPS', 'MT-CP'} <= set(methods)
+    assert methods['MT-CP-no-LPS-full-affinity'] == [
+        'configs/mtcp/mtcp_demo_synthetic_no-lps.py',
+        'model.decode_head.cfm.attn_downsample=1'
+    ]
+    from mmengine.config import Config
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs', 'mtcp', 'mtcp_demo_synthetic_no-lps.py'))
+    assert cfg.model.decode_head.cfm.attn_downsample == 2
+    assert 'train_cfg.max_iters=140' in argv
