@@ -6,9 +6,11 @@ mmengine's :class:`~mmengine.analysis.FlopAnalyzer`, in its convention: **one
 fused multiply-add counts as one FLOP** (so the numbers are multiply-adds,
 MACs). On top of mmengine's default operator handles this tool counts
 ``aten::scaled_dot_product_attention`` (the ViT self-attention of
-mmpretrain/mmseg and the Coherence Fusion Module's ``softmax(K^T Q)``
-propagation, which mmengine skips): ``B * heads * Lq * Lk * (E + Ev)``
-multiply-adds for ``Q K^T`` and ``attention x V``, the softmax ignored.
+mmpretrain/mmseg, and the Coherence Fusion Module's ``softmax(K^T Q)``
+propagation with ``impl='sdpa'``, which mmengine skips) and the CFM's
+propagation by row blocks (``impl='rows'``, what ``'auto'`` runs on the
+CPU): ``B * heads * Lq * Lk * (E + Ev)`` multiply-adds for ``Q K^T`` and
+``attention x V``, the softmax ignored.
 
 Element-wise and reduction operators (additions, activations, pooling,
 CBAM's channel/spatial statistics, ...) are not FLOPs in this convention,
@@ -69,6 +71,10 @@ from mmseg.registry import MODELS
 CONVENTION = ('1 fused multiply-add = 1 FLOP (mmengine/fvcore convention; '
               'element-wise ops not included)')
 SDPA_OP = 'aten::scaled_dot_product_attention'
+#: The CFM affinity of ``impl='rows'`` (``impl='auto'`` on the CPU), a
+#: custom autograd function, as it appears in a traced graph.
+AFFINITY_OP = 'prim::PythonOp._RowBlockAffinity'
+ATTENTION_OPS = (SDPA_OP, AFFINITY_OP)
 
 # Element-wise and reduction operators: not FLOPs in the multiply-add
 # convention, their cost is estimated separately (one operation per element
@@ -201,6 +207,25 @@ def sdpa_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
     return batch * lq * lk * (e + ev)
 
 
+def affinity_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
+    """Multiply-adds of one CFM affinity by row blocks
+    (:func:`mmmtcp.models.layers.affinity_propagation`, ``impl='rows'``).
+
+    Args:
+        inputs (list[torch._C.Value]): Traced inputs: query ``(B, N, D)``,
+            key ``(B, M, D)``, value ``(B, M, C)``.
+        outputs (list[torch._C.Value]): Traced outputs, ``(B, N, C)``.
+
+    Returns:
+        int: ``B * N * M * (D + C)`` (``Q K^T`` and ``A V``, no padding).
+    """
+    q, k, v = (get_shape(val) for val in inputs[:3])
+    if None in (q, k, v):
+        raise ValueError(f'{AFFINITY_OP}: the traced graph has no complete '
+                         'shapes for its inputs')
+    return int(q[0]) * int(q[1]) * int(k[1]) * (int(q[2]) + int(v[2]))
+
+
 def elementwise_jit(inputs: List[Any], outputs: List[Any]) -> int:
     """Estimated operations of an element-wise or reduction op.
 
@@ -244,7 +269,10 @@ def flop_handles(calls: Optional[Counter] = None) -> Dict[str, Any]:
         dict: ``{op name: handle or None}`` for
         :meth:`FlopAnalyzer.set_op_handle` (None: data movement, ignored).
     """
-    handles: Dict[str, Any] = {SDPA_OP: sdpa_flop_jit}
+    handles: Dict[str, Any] = {
+        SDPA_OP: sdpa_flop_jit,
+        AFFINITY_OP: affinity_flop_jit
+    }
     handles.update(RESIZE_OPS)
     handles.update({op: elementwise_jit for op in ELEMENTWISE_OPS})
     if calls is not None:
@@ -363,14 +391,16 @@ def complexity(model: nn.Module, shape: Sequence[int]) -> Dict[str, Any]:
                 if op not in elementwise_names)
     elementwise = sum(n for op, n in by_operator.items()
                       if op in elementwise_names)
-    attention_flops = by_operator.get(SDPA_OP.split('::', 1)[1], 0)
+    attention_flops = sum(
+        by_operator.get(op.split('::', 1)[1], 0) for op in ATTENTION_OPS)
 
     params_total = sum(p.numel() for p in model.parameters())
     params = sum(p.numel() for p in model.parameters() if id(p) in probe.used)
     return dict(flops=int(flops),
                 flops_str=_format(flops),
                 attention_flops=int(attention_flops),
-                attention_calls=graph_ops.get(SDPA_OP, 0),
+                attention_calls=sum(graph_ops.get(op, 0)
+                                    for op in ATTENTION_OPS),
                 flops_by_operator=Counter({
                     op: int(n)
                     for op, n in by_operator.items()
@@ -404,8 +434,9 @@ def report(result: Dict[str, Any], shape: Sequence[int]) -> str:
         f'Input shape: (1, 3, {shape[0]}, {shape[1]}), '
         "model(inputs, mode='tensor')",
         f"FLOPs: {result['flops_str']} ({flops}), {CONVENTION}",
-        f"  of which attention ({SDPA_OP}, {result['attention_calls']} "
-        f"calls): {_format(result['attention_flops'])} "
+        f"  of which attention ({SDPA_OP} and the CFM affinity, "
+        f"{result['attention_calls']} calls): "
+        f"{_format(result['attention_flops'])} "
         f"({result['attention_flops']})",
         f"Params (inference): {result['params_str']} ({result['params']})",
         f"Params (total, incl. training-only): {result['params_total_str']} "
