@@ -47,8 +47,9 @@ AFFINITY_IMPLS = ('auto', 'rows', 'sdpa', 'chunked', 'naive')
 
 #: Default score-block size of ``'rows'``: 32 MiB of float32 scores.
 DEFAULT_BLOCK_BYTES = 32 * 2**20
-#: Default size up to which ``'rows'`` keeps the scores for backward.
-DEFAULT_KEEP_BYTES = 256 * 2**20
+#: Default size up to which ``'rows'`` keeps the scores for backward
+#: (1 GiB: a 90x120 token grid keeps them, 120x160 recomputes them).
+DEFAULT_KEEP_BYTES = 2**30
 
 
 def resolve_affinity_impl(impl: str, device: torch.device) -> str:
@@ -82,12 +83,15 @@ class _RowBlockAffinity(torch.autograd.Function):
     @staticmethod
     def forward(ctx, query: Tensor, key: Tensor, value: Tensor, scale: float,
                 block_bytes: int, keep_bytes: int) -> Tensor:
+        # one copy each into the row-major layout the GEMMs want (the CFM
+        # passes transposed views), instead of a copy per block inside bmm
+        query, key, value = (t.contiguous() for t in (query, key, value))
         b, n, _ = query.shape
         m = key.shape[1]
         rows = _block_rows(b, m, block_bytes)
         keep = 4 * b * n * m <= keep_bytes
         out = value.new_empty(b, n, value.shape[-1])
-        lse = query.new_empty(b, n)
+        lse = None if keep else query.new_empty(b, n, 1)
         kept = []
         key_t = key.transpose(1, 2)
         for start in range(0, n, rows):
@@ -95,18 +99,19 @@ class _RowBlockAffinity(torch.autograd.Function):
             scores = torch.matmul(query[:, start:stop], key_t)
             if scale != 1.0:
                 scores.mul_(scale)
+            if keep:  # the fused softmax, kept for the backward pass
+                probs = torch.softmax(scores, dim=-1)
+                del scores
+                out[:, start:stop] = torch.matmul(probs, value)
+                kept.append(probs)
+                continue
             row_max = scores.amax(dim=-1, keepdim=True)
             scores.sub_(row_max).exp_()
             total = scores.sum(dim=-1, keepdim=True)
-            if keep:
-                scores.div_(total)
-                out[:, start:stop] = torch.matmul(scores, value)
-            else:  # normalize the (rows x C) product, not the scores
-                out[:, start:stop] = torch.matmul(scores, value).div_(total)
-            lse[:, start:stop] = (row_max + total.log()).squeeze(-1)
-            if keep:
-                kept.append(scores)
-        ctx.save_for_backward(query, key, value, out, lse)
+            # normalize the (rows x C) product, not the scores
+            out[:, start:stop] = torch.matmul(scores, value).div_(total)
+            lse[:, start:stop] = row_max + total.log()
+        ctx.save_for_backward(query, key, value, lse)
         ctx.kept = kept
         ctx.rows = rows
         ctx.scale = scale
@@ -115,12 +120,10 @@ class _RowBlockAffinity(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out: Tensor) -> Tuple[Optional[Tensor], ...]:
-        query, key, value, out, lse = ctx.saved_tensors
+        query, key, value, lse = ctx.saved_tensors
         kept, rows, scale = ctx.kept, ctx.rows, ctx.scale
         n = query.shape[1]
         grad_out = grad_out.contiguous()
-        # D_i = sum_c dO_ic O_ic = sum_j P_ij dP_ij
-        delta = (grad_out * out).sum(dim=-1, keepdim=True)
         grad_q = torch.empty_like(query)
         grad_k = torch.zeros_like(key)
         grad_v = torch.zeros_like(value)
@@ -132,15 +135,16 @@ class _RowBlockAffinity(torch.autograd.Function):
             if kept:
                 probs = kept[i]
             else:
-                # P = exp(scale * q K^T - lse), the shift fused into the GEMM
-                probs = torch.baddbmm(
-                    -lse[:, start:stop, None].expand(-1, -1, key.shape[1]),
-                    q, key_t, alpha=scale).exp_()
+                # P = exp(scale * q K^T - lse)
+                probs = torch.matmul(q, key_t)
+                if scale != 1.0:
+                    probs.mul_(scale)
+                probs.sub_(lse[:, start:stop]).exp_()
             grad_v.baddbmm_(probs.transpose(1, 2), g)
-            # dS = P * (dO V^T - D), the shift fused into the GEMM
-            dscores = torch.baddbmm(
-                -delta[:, start:stop].expand(-1, -1, value.shape[1]), g,
-                value_t).mul_(probs)
+            # dS = P * (dP - rowsum(P * dP)) with dP = dO V^T: PyTorch's
+            # fused softmax backward
+            dscores = torch._softmax_backward_data(
+                torch.matmul(g, value_t), probs, -1, probs.dtype)
             del probs
             grad_q[:, start:stop] = torch.matmul(dscores, key)
             grad_k.baddbmm_(dscores.transpose(1, 2), q)
