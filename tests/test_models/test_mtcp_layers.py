@@ -43,6 +43,11 @@ def test_auto_impl_per_device():
     assert resolve_affinity_impl('auto', torch.device('cpu')) == 'rows'
     assert resolve_affinity_impl('auto', torch.device('cuda')) == 'sdpa'
     assert resolve_affinity_impl('naive', torch.device('cpu')) == 'naive'
+    # on the CPU the row blocks while the scores can be kept, else SDPA
+    assert resolve_affinity_impl('auto', torch.device('cpu'),
+                                 score_bytes=2**20, keep_bytes=2**30) == 'rows'
+    assert resolve_affinity_impl('auto', torch.device('cpu'),
+                                 score_bytes=2**31, keep_bytes=2**30) == 'sdpa'
 
 
 @pytest.mark.parametrize('impl', ['rows', 'sdpa', 'naive'])

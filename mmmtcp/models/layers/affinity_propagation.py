@@ -24,8 +24,9 @@ compute the same function:
   block recomputed in the backward pass (activation checkpointing).
 - ``'naive'``: the explicit matrix through autograd, the reference's
   algorithm, kept for comparison and testing.
-- ``'auto'``: ``'rows'`` on the CPU, where it is the fastest and leanest
-  (``tools/benchmarks/benchmark_cfm.py``), ``'sdpa'`` on other devices,
+- ``'auto'``: on the CPU ``'rows'`` while the scores fit in ``keep_bytes``
+  and ``'sdpa'`` above (the fastest of the exact forms in each range,
+  ``tools/benchmarks/benchmark_cfm.py``); ``'sdpa'`` on other devices,
   whose fused kernels PyTorch chooses per device.
 
 Every implementation computes the scores, the softmax and the propagation
@@ -52,23 +53,37 @@ DEFAULT_BLOCK_BYTES = 32 * 2**20
 DEFAULT_KEEP_BYTES = 2**30
 
 
-def resolve_affinity_impl(impl: str, device: torch.device) -> str:
+def resolve_affinity_impl(impl: str,
+                          device: torch.device,
+                          score_bytes: Optional[int] = None,
+                          keep_bytes: int = DEFAULT_KEEP_BYTES) -> str:
     """The implementation ``impl`` stands for on ``device``.
 
     Args:
         impl (str): One of :data:`AFFINITY_IMPLS`.
         device (torch.device): Device of the features.
+        score_bytes (int, optional): Bytes of the whole ``B x N x M``
+            float32 score matrix.
+        keep_bytes (int): Largest score matrix ``'rows'`` keeps for the
+            backward pass.
 
     Returns:
-        str: ``impl`` itself, or for ``'auto'`` the implementation chosen
-        for the device (``'rows'`` on the CPU, ``'sdpa'`` elsewhere).
+        str: ``impl`` itself, or for ``'auto'``: on the CPU ``'rows'`` when
+        the scores fit in ``keep_bytes`` (as fast as the explicit form,
+        less memory) and ``'sdpa'`` otherwise (PyTorch's fused CPU kernel
+        is faster than recomputing the scores by blocks:
+        ``tools/benchmarks/benchmark_cfm.py``); ``'sdpa'`` on other devices.
     """
     if impl not in AFFINITY_IMPLS:
         raise ValueError(f'affinity_propagation: `impl` must be one of '
                          f'{AFFINITY_IMPLS}, got {impl!r}')
     if impl != 'auto':
         return impl
-    return 'rows' if torch.device(device).type == 'cpu' else 'sdpa'
+    if torch.device(device).type != 'cpu':
+        return 'sdpa'
+    if score_bytes is not None and score_bytes > keep_bytes:
+        return 'sdpa'
+    return 'rows'
 
 
 def _block_rows(batch: int, keys: int, block_bytes: int) -> int:
@@ -213,7 +228,9 @@ def affinity_propagation(query: Tensor,
     Returns:
         Tensor: ``(B, N, C)`` propagated features, in ``value``'s dtype.
     """
-    impl = resolve_affinity_impl(impl, query.device)
+    impl = resolve_affinity_impl(
+        impl, query.device,
+        4 * query.shape[0] * query.shape[1] * key.shape[1], keep_bytes)
     if query.shape[-1] != key.shape[-1]:
         raise ValueError('affinity_propagation: query and key need the same '
                          f'feature size, got {query.shape} and {key.shape}')

@@ -20,9 +20,10 @@ together and task t's own features are spread along that structure:
 5. Output ``BN(CBAM_o(Y))``, plus ``X_t`` when ``residual=True``.
 
 The reference (``GAAF_module2``) materializes ``A``; here it is computed by
-:func:`affinity_propagation` (``impl='auto'``: by row blocks with its own
-backward pass on the CPU, PyTorch's fused attention kernels elsewhere)
-without storing it when it is large, and the sending positions can be
+:func:`affinity_propagation` (``impl='auto'``: on the CPU by row blocks
+with their own backward pass while the scores fit in 1 GiB, PyTorch's fused
+attention kernels above that and on other devices) without storing it when
+it is large, and the sending positions can be
 average-pooled by ``attn_downsample`` to cut the cost further. With
 ``with_cp=True`` the layers around the affinity (CBAMs, BNs, gates, fusion)
 are recomputed in the backward pass instead of keeping their ``O(HW)``
