@@ -9,8 +9,8 @@ compute the same function:
 
 - ``'rows'``: the rows of the affinity in blocks of at most
   ``block_bytes`` of scores, with a backward pass of its own (the
-  flash-attention recurrence: only the output and one log-sum-exp per row
-  are kept). The scores are kept for the backward pass when the whole
+  flash-attention recurrence: besides the inputs, only one log-sum-exp
+  per row is kept). The scores are kept for the backward pass when the whole
   matrix fits in ``keep_bytes`` (no recomputation, as the explicit form)
   and recomputed block by block otherwise. Query/key and value widths are
   used as they are (no padding), so the arithmetic is that of the explicit
