@@ -10,7 +10,7 @@ from mmmtcp.models.layers import resolve_affinity_impl, sdpa_inputs
 
 @pytest.mark.parametrize('d,c', [(8, 8), (12, 5), (5, 12)])
 @pytest.mark.parametrize('impl', ['sdpa', 'chunked', 'rows-keep',
-                                  'rows-recompute', 'auto'])
+                                  'rows-partial', 'rows-recompute', 'auto'])
 def test_affinity_propagation_matches_naive(impl, d, c):
     torch.manual_seed(0)
     q = torch.randn(2, 37, d, dtype=torch.float64, requires_grad=True)
@@ -23,14 +23,36 @@ def test_affinity_propagation_matches_naive(impl, d, c):
     g = torch.randn_like(ref)
     ref_grads = torch.autograd.grad(ref, (q, k, v), g)
     # 'rows' in blocks of 5 rows (5 x 23 float32 scores per sample), the
-    # scores kept for backward or recomputed
-    kwargs = dict(chunk_size=6, block_bytes=2 * 5 * 23 * 4,
-                  keep_bytes=10**9 if impl == 'rows-keep' else 0)
+    # probabilities kept for backward, recomputed, or kept for the first
+    # three blocks (of eight) and recomputed for the others
+    block = 2 * 5 * 23 * 4
+    keep = dict(keep=10**9, partial=3 * block + 7).get(impl[5:], 0)
+    kwargs = dict(chunk_size=6, block_bytes=block, keep_bytes=keep)
     out = affinity_propagation(q, k, v, impl=impl.split('-')[0], **kwargs)
     grads = torch.autograd.grad(out, (q, k, v), g)
     torch.testing.assert_close(out, ref)
     for a, b in zip(grads, ref_grads):
         torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize('keep_bytes', [0, 10**9])
+def test_row_blocks_return_gradients_in_the_layout_of_the_inputs(keep_bytes):
+    """The CFM passes transposed views of NCHW maps; the row-block kernel
+    computes on row-major copies and hands back gradients with the
+    inputs' strides, as autograd does for the explicit form."""
+    torch.manual_seed(0)
+    maps = [torch.randn(2, c, 6, 5, requires_grad=True) for c in (8, 8, 3)]
+    views = [t.flatten(2).transpose(1, 2) for t in maps]
+    g = torch.randn(2, 30, 3)
+    ref = affinity_propagation(*views, impl='naive')
+    ref_grads = torch.autograd.grad(ref, views, g)
+    out = affinity_propagation(*views, impl='rows', block_bytes=2 * 7 * 30 * 4,
+                               keep_bytes=keep_bytes)
+    grads = torch.autograd.grad(out, views, g)
+    torch.testing.assert_close(out, ref)
+    for grad, ref_grad, view in zip(grads, ref_grads, views):
+        torch.testing.assert_close(grad, ref_grad)
+        assert grad.stride() == view.stride()
 
 
 def test_affinity_propagation_rejects_unknown_impl():
@@ -43,11 +65,6 @@ def test_auto_impl_per_device():
     assert resolve_affinity_impl('auto', torch.device('cpu')) == 'rows'
     assert resolve_affinity_impl('auto', torch.device('cuda')) == 'sdpa'
     assert resolve_affinity_impl('naive', torch.device('cpu')) == 'naive'
-    # on the CPU the row blocks while the scores can be kept, else SDPA
-    assert resolve_affinity_impl('auto', torch.device('cpu'),
-                                 score_bytes=2**20, keep_bytes=2**30) == 'rows'
-    assert resolve_affinity_impl('auto', torch.device('cpu'),
-                                 score_bytes=2**31, keep_bytes=2**30) == 'sdpa'
 
 
 @pytest.mark.parametrize('impl', ['rows', 'sdpa', 'naive'])
@@ -151,6 +168,30 @@ def test_cfm_residual_and_errors():
         cfm(x, [])
     with pytest.raises(ValueError, match='at least one other task'):
         CoherenceFusionModule(8, [])
+    with pytest.raises(ValueError, match='keep_bytes'):
+        CoherenceFusionModule(8, [8], keep_bytes=-1)
+
+
+@pytest.mark.parametrize('with_cp', [False, True])
+def test_cfm_keeps_probabilities_unless_with_cp(with_cp, monkeypatch):
+    """``keep_bytes`` reaches the affinity; ``with_cp=True`` keeps none of
+    it in training (the scores are recomputed with the other layers)."""
+    from mmmtcp.models.layers import coherence_fusion_module as module
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs['keep_bytes'])
+        return affinity_propagation(*args, **kwargs)
+
+    monkeypatch.setattr(module, 'affinity_propagation', spy)
+    cfm = CoherenceFusionModule(8, [8], reduction=2, keep_bytes=12345,
+                                with_cp=with_cp).train()
+    x = torch.randn(1, 8, 4, 4, requires_grad=True)
+    cfm(x, [torch.randn(1, 8, 4, 4)]).sum().backward()
+    assert x.grad.abs().sum() > 0
+    with torch.no_grad():
+        cfm(x, [torch.randn(1, 8, 4, 4)])
+    assert seen == [0 if with_cp else 12345, 12345]
 
 
 def test_cfm_attn_scale():

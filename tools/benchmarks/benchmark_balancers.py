@@ -12,6 +12,8 @@ Usage:
         [--size 64] [--repeats 5]
 """
 import argparse
+import os.path as osp
+import sys
 import time
 from types import SimpleNamespace
 from typing import Dict, List
@@ -22,7 +24,9 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper
 
-import mmmtcp  # noqa: F401
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))))  # this checkout's mmmtcp
+import mmmtcp  # noqa: F401  # isort:skip
 from mmmtcp.engine import TaskBalanceHook
 from mmmtcp.utils import TASKS
 

@@ -29,11 +29,15 @@ Usage::
 """
 import argparse
 import json
+import os.path as osp
 import statistics
 import subprocess
 import sys
 import time
 from typing import Dict, List, Tuple
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))))  # this checkout's mmmtcp
 
 REFERENCE = 'naive'
 

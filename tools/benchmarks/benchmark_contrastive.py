@@ -12,7 +12,9 @@ Usage:
         [--iters 10] [--repeats 3]
 """
 import argparse
+import os.path as osp
 import statistics
+import sys
 import tempfile
 import time
 
@@ -22,7 +24,9 @@ from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
-import mmmtcp  # noqa: F401
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))))  # this checkout's mmmtcp
+import mmmtcp  # noqa: F401  # isort:skip
 from mmmtcp.datasets import generate_scenes
 from mmseg.registry import DATASETS, MODELS
 

@@ -8,6 +8,7 @@ Generates 480x640 synthetic scenes in a temporary folder (or uses
 """
 import argparse
 import os.path as osp
+import sys
 import tempfile
 import time
 
@@ -16,7 +17,9 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from torch.utils.data import DataLoader
 
-import mmmtcp  # noqa: F401
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))))  # this checkout's mmmtcp
+import mmmtcp  # noqa: F401  # isort:skip
 from mmmtcp.datasets.synthetic import generate_scenes
 from mmseg.registry import DATASETS
 

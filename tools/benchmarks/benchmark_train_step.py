@@ -23,7 +23,9 @@ Compare two configs (e.g. ``configs/mtcp/mtcp_vitl_nyud.py`` and
 ``configs/baseline/mt_baseline_vitl_nyud.py``) by running it for each.
 """
 import argparse
+import os.path as osp
 import statistics
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -34,7 +36,9 @@ from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
-import mmmtcp  # noqa: F401
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))))  # this checkout's mmmtcp
+import mmmtcp  # noqa: F401  # isort:skip
 from mmmtcp.datasets import generate_scenes
 from mmseg.registry import DATASETS, MODELS
 

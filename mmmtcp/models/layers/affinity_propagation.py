@@ -8,24 +8,24 @@ attention. Written out, the affinity is an ``N x M`` matrix (``N = M = HW``:
 compute the same function:
 
 - ``'rows'``: the rows of the affinity in blocks of at most
-  ``block_bytes`` of scores, with a backward pass of its own (the
-  flash-attention recurrence: besides the inputs, only one log-sum-exp
-  per row is kept). The scores are kept for the backward pass when the whole
-  matrix fits in ``keep_bytes`` (no recomputation, as the explicit form)
-  and recomputed block by block otherwise. Query/key and value widths are
-  used as they are (no padding), so the arithmetic is that of the explicit
-  form, plus one score product in the backward pass when the scores are
-  recomputed.
+  ``block_bytes`` of scores, with a backward pass of its own. The
+  probabilities of as many blocks as fit in ``keep_bytes`` are kept for the
+  backward pass (as the explicit form keeps all of them) and the others
+  are recomputed there from the inputs, which is all that is kept besides.
+  Query/key and value widths are used as they are (no padding), so the
+  arithmetic is that of the explicit form, plus one score product for the
+  recomputed blocks. Every block is written into buffers reused from block
+  to block, so the CPU does not fault in fresh pages for each score matrix.
 - ``'sdpa'``: :func:`torch.nn.functional.scaled_dot_product_attention` with
   ``scale=1.0``; the fused kernels want one head size, so the narrower of
   query/key and value is zero-padded (which leaves the function unchanged
-  but adds arithmetic).
+  but adds arithmetic), and they recompute the scores in backward.
 - ``'chunked'``: blocks of ``chunk_size`` queries through autograd, each
   block recomputed in the backward pass (activation checkpointing).
 - ``'naive'``: the explicit matrix through autograd, the reference's
   algorithm, kept for comparison and testing.
-- ``'auto'``: on the CPU ``'rows'`` while the scores fit in ``keep_bytes``
-  and ``'sdpa'`` above (the fastest of the exact forms in each range,
+- ``'auto'``: ``'rows'`` on the CPU (faster than the explicit form and than
+  ``'sdpa'`` from 30x40 to 120x160 tokens,
   ``tools/benchmarks/benchmark_cfm.py``); ``'sdpa'`` on other devices,
   whose fused kernels PyTorch chooses per device.
 
@@ -48,42 +48,31 @@ AFFINITY_IMPLS = ('auto', 'rows', 'sdpa', 'chunked', 'naive')
 
 #: Default score-block size of ``'rows'``: 32 MiB of float32 scores.
 DEFAULT_BLOCK_BYTES = 32 * 2**20
-#: Default size up to which ``'rows'`` keeps the scores for backward
-#: (1 GiB: a 90x120 token grid keeps them, 120x160 recomputes them).
+#: Default amount of probabilities ``'rows'`` keeps for backward (1 GiB:
+#: all of them up to a 90x120 token grid, 70 % of them at 120x160).
 DEFAULT_KEEP_BYTES = 2**30
 
 
-def resolve_affinity_impl(impl: str,
-                          device: torch.device,
-                          score_bytes: Optional[int] = None,
-                          keep_bytes: int = DEFAULT_KEEP_BYTES) -> str:
+def resolve_affinity_impl(impl: str, device: torch.device) -> str:
     """The implementation ``impl`` stands for on ``device``.
 
     Args:
         impl (str): One of :data:`AFFINITY_IMPLS`.
         device (torch.device): Device of the features.
-        score_bytes (int, optional): Bytes of the whole ``B x N x M``
-            float32 score matrix.
-        keep_bytes (int): Largest score matrix ``'rows'`` keeps for the
-            backward pass.
 
     Returns:
-        str: ``impl`` itself, or for ``'auto'``: on the CPU ``'rows'`` when
-        the scores fit in ``keep_bytes`` (as fast as the explicit form,
-        less memory) and ``'sdpa'`` otherwise (PyTorch's fused CPU kernel
-        is faster than recomputing the scores by blocks:
-        ``tools/benchmarks/benchmark_cfm.py``); ``'sdpa'`` on other devices.
+        str: ``impl`` itself, or for ``'auto'``: ``'rows'`` on the CPU (the
+        exact arithmetic of the explicit form, faster than it and than
+        PyTorch's fused CPU kernel at every size measured by
+        ``tools/benchmarks/benchmark_cfm.py``) and ``'sdpa'`` on other
+        devices.
     """
     if impl not in AFFINITY_IMPLS:
         raise ValueError(f'affinity_propagation: `impl` must be one of '
                          f'{AFFINITY_IMPLS}, got {impl!r}')
     if impl != 'auto':
         return impl
-    if torch.device(device).type != 'cpu':
-        return 'sdpa'
-    if score_bytes is not None and score_bytes > keep_bytes:
-        return 'sdpa'
-    return 'rows'
+    return 'rows' if torch.device(device).type == 'cpu' else 'sdpa'
 
 
 def _block_rows(batch: int, keys: int, block_bytes: int) -> int:
@@ -92,41 +81,60 @@ def _block_rows(batch: int, keys: int, block_bytes: int) -> int:
     return max(1, int(block_bytes) // (4 * max(1, batch * keys)))
 
 
+def _block_buffer(flat: Tensor, batch: int, rows: int, keys: int) -> Tensor:
+    """A contiguous ``(batch, rows, keys)`` view of the start of ``flat``."""
+    return flat[:batch * rows * keys].view(batch, rows, keys)
+
+
+def _softmax_(scores: Tensor) -> Tensor:
+    """PyTorch's fused softmax over the last dimension, written in place."""
+    return torch.ops.aten._softmax.out(scores, -1, False, out=scores)
+
+
 class _RowBlockAffinity(torch.autograd.Function):
-    """``softmax(scale * Q K^T) V`` by row blocks with its own backward."""
+    """``softmax(scale * Q K^T) V`` by row blocks with its own backward.
+
+    Every block is computed into one reused buffer (``out=`` variants of the
+    GEMMs, the softmax and its backward): on the CPU, writing into freshly
+    allocated memory costs a page fault per 4 KiB, which made a fresh
+    ``2048 x 19200`` score block as slow to produce as 60 % of its GEMM.
+    The probabilities of the first blocks are kept for the backward pass
+    while they fit in ``keep_bytes``; the rest are recomputed there by the
+    same GEMM and softmax, so both paths give bit-identical probabilities.
+    """
 
     @staticmethod
     def forward(ctx, query: Tensor, key: Tensor, value: Tensor, scale: float,
                 block_bytes: int, keep_bytes: int) -> Tensor:
-        # one copy each into the row-major layout the GEMMs want (the CFM
-        # passes transposed views), instead of a copy per block inside bmm
+        # the gradients are returned in the layout of the inputs (the CFM
+        # passes transposed views of NCHW maps; a gradient in another
+        # layout slows down every layer it flows back through)
+        ctx.layouts = [(t.shape, t.stride()) for t in (query, key, value)]
+        # one copy each into the row-major layout the GEMMs want, instead
+        # of a copy per block inside bmm
         query, key, value = (t.contiguous() for t in (query, key, value))
         b, n, _ = query.shape
         m = key.shape[1]
-        rows = _block_rows(b, m, block_bytes)
-        keep = 4 * b * n * m <= keep_bytes
+        rows = min(n, _block_rows(b, m, block_bytes))
+        keep_blocks = int(keep_bytes) // (4 * b * rows * m)
         out = value.new_empty(b, n, value.shape[-1])
-        lse = None if keep else query.new_empty(b, n, 1)
+        flat = query.new_empty(b * rows * m)
         kept = []
         key_t = key.transpose(1, 2)
-        for start in range(0, n, rows):
+        for i, start in enumerate(range(0, n, rows)):
             stop = min(n, start + rows)
-            scores = torch.matmul(query[:, start:stop], key_t)
+            scores = _block_buffer(flat, b, stop - start, m)
+            torch.bmm(query[:, start:stop], key_t, out=scores)
             if scale != 1.0:
                 scores.mul_(scale)
-            if keep:  # the fused softmax, kept for the backward pass
-                probs = torch.softmax(scores, dim=-1)
-                del scores
-                out[:, start:stop] = torch.matmul(probs, value)
+            if i < keep_blocks:
+                probs = torch.ops.aten._softmax.out(
+                    scores, -1, False, out=torch.empty_like(scores))
                 kept.append(probs)
-                continue
-            row_max = scores.amax(dim=-1, keepdim=True)
-            scores.sub_(row_max).exp_()
-            total = scores.sum(dim=-1, keepdim=True)
-            # normalize the (rows x C) product, not the scores
-            out[:, start:stop] = torch.matmul(scores, value).div_(total)
-            lse[:, start:stop] = row_max + total.log()
-        ctx.save_for_backward(query, key, value, lse)
+            else:
+                probs = _softmax_(scores)
+            torch.bmm(probs, value, out=out[:, start:stop])
+        ctx.save_for_backward(query, key, value)
         ctx.kept = kept
         ctx.rows = rows
         ctx.scale = scale
@@ -135,39 +143,52 @@ class _RowBlockAffinity(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out: Tensor) -> Tuple[Optional[Tensor], ...]:
-        query, key, value, lse = ctx.saved_tensors
+        query, key, value = ctx.saved_tensors
         kept, rows, scale = ctx.kept, ctx.rows, ctx.scale
-        n = query.shape[1]
+        ctx.kept = None
+        b, n, _ = query.shape
+        m = key.shape[1]
         grad_out = grad_out.contiguous()
         grad_q = torch.empty_like(query)
         grad_k = torch.zeros_like(key)
         grad_v = torch.zeros_like(value)
         key_t, value_t = key.transpose(1, 2), value.transpose(1, 2)
+        grad_flat = query.new_empty(b * rows * m)
+        probs_flat = None
         for i, start in enumerate(range(0, n, rows)):
             stop = min(n, start + rows)
             q = query[:, start:stop]
             g = grad_out[:, start:stop]
-            if kept:
-                probs = kept[i]
-            else:
-                # P = exp(scale * q K^T - lse)
-                probs = torch.matmul(q, key_t)
+            if i < len(kept):
+                probs, kept[i] = kept[i], None
+            else:  # the forward pass' GEMM and softmax again
+                if probs_flat is None:
+                    probs_flat = query.new_empty(b * rows * m)
+                probs = _block_buffer(probs_flat, b, stop - start, m)
+                torch.bmm(q, key_t, out=probs)
                 if scale != 1.0:
                     probs.mul_(scale)
-                probs.sub_(lse[:, start:stop]).exp_()
+                _softmax_(probs)
             grad_v.baddbmm_(probs.transpose(1, 2), g)
             # dS = P * (dP - rowsum(P * dP)) with dP = dO V^T: PyTorch's
-            # fused softmax backward
-            dscores = torch._softmax_backward_data(
-                torch.matmul(g, value_t), probs, -1, probs.dtype)
+            # fused softmax backward, in place
+            grad_scores = _block_buffer(grad_flat, b, stop - start, m)
+            torch.bmm(g, value_t, out=grad_scores)
+            torch.ops.aten._softmax_backward_data.out(
+                grad_scores, probs, -1, probs.dtype, grad_input=grad_scores)
             del probs
-            grad_q[:, start:stop] = torch.matmul(dscores, key)
-            grad_k.baddbmm_(dscores.transpose(1, 2), q)
+            torch.bmm(grad_scores, key, out=grad_q[:, start:stop])
+            grad_k.baddbmm_(grad_scores.transpose(1, 2), q)
         if scale != 1.0:
             grad_q.mul_(scale)
             grad_k.mul_(scale)
-        ctx.kept = None
-        return grad_q, grad_k, grad_v, None, None, None
+        grads = [
+            g if g.stride() == stride else torch.empty_strided(
+                shape, stride, dtype=g.dtype, device=g.device).copy_(g)
+            for g, (shape, stride) in zip((grad_q, grad_k, grad_v),
+                                          ctx.layouts)
+        ]
+        return (*grads, None, None, None)
 
 
 def _explicit(query: Tensor, key: Tensor, value: Tensor) -> Tensor:
@@ -221,16 +242,14 @@ def affinity_propagation(query: Tensor,
         chunk_size (int): Rows per chunk for ``'chunked'``.
         scale (float): Multiplier of the dot products. MT-CP uses 1.0.
         block_bytes (int): Largest block of float32 scores of ``'rows'``.
-        keep_bytes (int): ``'rows'`` keeps the scores for the backward pass
-            when the whole ``B x N x M`` float32 matrix takes at most this
-            many bytes, and recomputes them otherwise.
+        keep_bytes (int): ``'rows'`` keeps the probabilities of as many
+            row blocks for the backward pass as fit in this many bytes and
+            recomputes the others there.
 
     Returns:
         Tensor: ``(B, N, C)`` propagated features, in ``value``'s dtype.
     """
-    impl = resolve_affinity_impl(
-        impl, query.device,
-        4 * query.shape[0] * query.shape[1] * key.shape[1], keep_bytes)
+    impl = resolve_affinity_impl(impl, query.device)
     if query.shape[-1] != key.shape[-1]:
         raise ValueError('affinity_propagation: query and key need the same '
                          f'feature size, got {query.shape} and {key.shape}')

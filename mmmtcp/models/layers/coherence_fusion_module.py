@@ -20,14 +20,14 @@ together and task t's own features are spread along that structure:
 5. Output ``BN(CBAM_o(Y))``, plus ``X_t`` when ``residual=True``.
 
 The reference (``GAAF_module2``) materializes ``A``; here it is computed by
-:func:`affinity_propagation` (``impl='auto'``: on the CPU by row blocks
-with their own backward pass while the scores fit in 1 GiB, PyTorch's fused
-attention kernels above that and on other devices) without storing it when
-it is large, and the sending positions can be
+:func:`affinity_propagation` (``impl='auto'``: on the CPU by row blocks with
+their own backward pass, keeping at most ``keep_bytes`` of it; PyTorch's
+fused attention kernels on other devices), and the sending positions can be
 average-pooled by ``attn_downsample`` to cut the cost further. With
 ``with_cp=True`` the layers around the affinity (CBAMs, BNs, gates, fusion)
 are recomputed in the backward pass instead of keeping their ``O(HW)``
-activations, as ``with_cp`` does in mmseg/mmdet backbones.
+activations, as ``with_cp`` does in mmseg/mmdet backbones, and none of the
+affinity is kept.
 """
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -41,7 +41,8 @@ from torch import Tensor
 
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptMultiConfig
-from .affinity_propagation import AFFINITY_IMPLS, affinity_propagation
+from .affinity_propagation import (AFFINITY_IMPLS, DEFAULT_KEEP_BYTES,
+                                   affinity_propagation)
 from .cbam import CBAM
 
 
@@ -64,12 +65,18 @@ class CoherenceFusionModule(BaseModule):
             same function). Defaults to ``'auto'``.
         chunk_size (int): Receiving positions per chunk for
             ``impl='chunked'``. Defaults to 4096.
+        keep_bytes (int): The row-block kernel (``impl='rows'``, the CPU
+            choice of ``'auto'``) keeps the affinity's probabilities for the
+            backward pass while they fit in this many bytes and recomputes
+            the rest there (one more ``K^T Q`` product for those rows).
+            Defaults to 1 GiB (:data:`DEFAULT_KEEP_BYTES`).
         with_cp (bool): Recompute the layers before and after the affinity
-            in the backward pass (activation checkpointing) to save
+            in the backward pass (activation checkpointing, one branch at a
+            time) and keep none of the affinity's probabilities, to save
             training memory at the cost of one more forward pass of those
-            layers. Their BN running statistics are then updated twice per
-            step (as in every ``with_cp`` block of mmseg/mmdet).
-            Defaults to False.
+            layers and of the ``K^T Q`` product. Their BN running
+            statistics are then updated twice per step (as in every
+            ``with_cp`` block of mmseg/mmdet). Defaults to False.
         residual (bool): Add ``X_t`` to the output. The released reference
             module has this residual disabled. Defaults to False.
         reduction (int): CBAM channel reduction ratio. Defaults to 16.
@@ -97,6 +104,7 @@ class CoherenceFusionModule(BaseModule):
                  attn_downsample: int = 1,
                  impl: str = 'auto',
                  chunk_size: int = 4096,
+                 keep_bytes: int = DEFAULT_KEEP_BYTES,
                  with_cp: bool = False,
                  residual: bool = False,
                  reduction: int = 16,
@@ -112,6 +120,9 @@ class CoherenceFusionModule(BaseModule):
         if impl not in AFFINITY_IMPLS:
             raise ValueError(f'CoherenceFusionModule: `impl` must be one of '
                              f'{AFFINITY_IMPLS}, got {impl!r}')
+        if int(keep_bytes) < 0:
+            raise ValueError('CoherenceFusionModule: `keep_bytes` must be '
+                             f'>= 0, got {keep_bytes}')
         if int(attn_downsample) < 1:
             raise ValueError('CoherenceFusionModule: `attn_downsample` must '
                              f'be >= 1, got {attn_downsample}')
@@ -120,6 +131,7 @@ class CoherenceFusionModule(BaseModule):
         self.other_channels = other_channels
         self.impl = impl
         self.chunk_size = chunk_size
+        self.keep_bytes = int(keep_bytes)
         self.with_cp = with_cp
         self.attn_downsample = int(attn_downsample)
         self.residual = residual
@@ -158,14 +170,22 @@ class CoherenceFusionModule(BaseModule):
             build_norm_layer(norm_cfg, channels)[1],
             build_activation_layer(act_cfg))
 
-    def _inputs(self, x: Tensor, *others: Tensor) -> Tuple[Tensor, ...]:
-        """``K`` (receiving), ``Q`` (sending) and ``V`` maps."""
-        value = self.value_norm(self.value_cbam(x))
+    def _value(self, x: Tensor) -> Tensor:
+        """``V``: the target task's refined features."""
+        return self.value_norm(self.value_cbam(x))
+
+    def _fused(self, *others: Tensor) -> Tensor:
+        """``F``: the other tasks' gated and fused features."""
         gated = [o * torch.sigmoid(g(o)) for g, o in zip(self.gates, others)]
-        fused = self.fuse(torch.cat(gated, dim=1))
-        key = self.key_out(self.key_cbam(fused))
-        query = self.query_out(self.query_cbam(fused))
-        return key, query, value
+        return self.fuse(torch.cat(gated, dim=1))
+
+    def _key(self, fused: Tensor) -> Tensor:
+        """``K``: the receiving positions' view of ``F``."""
+        return self.key_out(self.key_cbam(fused))
+
+    def _query(self, fused: Tensor) -> Tensor:
+        """``Q``: the sending positions' view of ``F``."""
+        return self.query_out(self.query_cbam(fused))
 
     def _output(self, out: Tensor) -> Tensor:
         return self.out_norm(self.out_cbam(out))
@@ -185,11 +205,21 @@ class CoherenceFusionModule(BaseModule):
             raise ValueError(f'CoherenceFusionModule expects '
                              f'{len(self.gates)} other task features, got '
                              f'{len(others)}')
-        if self.with_cp and self.training and torch.is_grad_enabled():
-            key, query, value = cp.checkpoint(
-                self._inputs, x, *others, use_reentrant=False)
+        with_cp = self.with_cp and self.training and torch.is_grad_enabled()
+        if with_cp:
+            # one checkpoint per branch: the backward pass recomputes one
+            # branch's activations at a time
+            def run(fn, *args):
+                return cp.checkpoint(fn, *args, use_reentrant=False)
         else:
-            key, query, value = self._inputs(x, *others)
+            def run(fn, *args):
+                return fn(*args)
+
+        value = run(self._value, x)
+        fused = run(self._fused, *others)
+        key = run(self._key, fused)
+        query = run(self._query, fused)
+        del fused
         b, c, h, w = value.shape
         if self.attn_downsample > 1:
             ds = self.attn_downsample
@@ -201,12 +231,9 @@ class CoherenceFusionModule(BaseModule):
             value.flatten(2).transpose(1, 2),
             impl=self.impl,
             chunk_size=self.chunk_size,
-            scale=self.attn_scale)
-        out = out.transpose(1, 2).reshape(b, c, h, w)
-        if self.with_cp and self.training and out.requires_grad:
-            out = cp.checkpoint(self._output, out, use_reentrant=False)
-        else:
-            out = self._output(out)
+            scale=self.attn_scale,
+            keep_bytes=0 if with_cp else self.keep_bytes)
+        out = run(self._output, out.transpose(1, 2).reshape(b, c, h, w))
         if self.residual:
             out = out + x
         return out
