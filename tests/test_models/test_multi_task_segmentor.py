@@ -288,7 +288,25 @@ def test_vit_backbone_with_pyramid_neck():
                 cfm=dict(reduction=2, impl='chunked', chunk_size=50),
                 srm=dict(reduction=2))))
     model.train()
+    # mmpretrain's ViT returns channels-last views; every convolution of
+    # the neck and head computes on NCHW-contiguous maps (their CPU backward
+    # pass is 2-3x slower in the channels-last layout)
+    layouts = []
+
+    def record(module, args):
+        layouts.append(args[0].is_contiguous())
+
+    handles = [
+        m.register_forward_pre_hook(record)
+        for part in (model.neck, model.decode_head)
+        for m in part.modules() if isinstance(m, torch.nn.modules.conv._ConvNd)
+    ]
     data = model.data_preprocessor(make_batch(NYUD, [(64, 96)] * 2), True)
+    feats = model.backbone(data['inputs'])
+    assert not feats[0].is_contiguous()
     losses = model(**data, mode='loss')
     sum(losses.values()).backward()
     assert model.backbone.patch_embed.projection.weight.grad is not None
+    for h in handles:
+        h.remove()
+    assert len(layouts) > 50 and all(layouts)

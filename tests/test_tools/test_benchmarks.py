@@ -37,14 +37,14 @@ def test_benchmark_cfm_table_and_json(tmp_path):
     out = tmp_path / 'cfm.json'
     proc = _run([
         osp.join(BENCHMARKS, 'benchmark_cfm.py'), '--sizes', '6x8',
-        '--impls', 'rows+cp', '--modes', 'train', '--channels', '16',
+        '--impls', 'rows+cp+ds2', '--modes', 'train', '--channels', '16',
         '--repeats', '1', '--json',
         str(out)
     ], str(tmp_path))
     assert proc.returncode == 0, proc.stdout
     rows = json.loads(out.read_text())
     assert [(r['mode'], r['impl']) for r in rows] == [('train', 'naive'),
-                                                    ('train', 'rows+cp')]
+                                                    ('train', 'rows+cp+ds2')]
     assert not [r for r in rows if 'error' in r], rows
     # the printed table: a line per case with both ratios
     lines = [ln for ln in proc.stdout.splitlines()

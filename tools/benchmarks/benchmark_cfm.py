@@ -8,7 +8,9 @@ runs on random features at several token grids, forward + backward
 algorithm is ``impl='naive'``: the explicit ``HW x HW`` affinity through
 autograd, as the reference module ``GAAF_module2`` computes it. Every other
 case computes the same function (``impl='rows'``, ``'sdpa'``,
-``'chunked'``; ``+cp`` adds ``with_cp=True``).
+``'chunked'``; ``+cp`` adds ``with_cp=True``), except ``+ds<N>``, which
+pools the sending positions by ``attn_downsample=N`` (the accuracy/cost
+knob: cheaper, but not the reference's function).
 
 Each case runs in a fresh subprocess: one warm-up step on a grid of a
 quarter of the size, then the measured step. Cases are interleaved
@@ -23,7 +25,8 @@ and mode (below 1: less time or memory than the reference).
 Usage::
 
     python tools/benchmarks/benchmark_cfm.py [--sizes 30x40 60x80 ...]
-        [--impls naive rows rows+cp sdpa chunked] [--modes train infer]
+        [--impls naive rows rows+cp sdpa chunked rows+ds2]
+        [--modes train infer]
         [--channels 256] [--others 2] [--batch-size 1] [--repeats 3]
         [--attn-downsample 1] [--device cpu|cuda] [--json FILE]
 """
@@ -56,14 +59,20 @@ def run_case(args: argparse.Namespace) -> dict:
 
     from mmmtcp.models.layers import CoherenceFusionModule
 
-    impl, _, option = args.impl.partition('+')
+    impl, *options = args.impl.split('+')
+    downsample = args.attn_downsample
+    for option in options:
+        if option.startswith('ds') and option[2:].isdigit():
+            downsample = int(option[2:])
+        elif option != 'cp':
+            raise ValueError(f'unknown option {option!r} in {args.impl!r} '
+                             "(options: '+cp', '+ds<N>')")
     torch.manual_seed(0)
     device = torch.device(args.device)
     train = args.mode == 'train'
     cfm = CoherenceFusionModule(
         args.channels, [args.channels] * args.others, impl=impl,
-        with_cp=option == 'cp',
-        attn_downsample=args.attn_downsample).to(device)
+        with_cp='cp' in options, attn_downsample=downsample).to(device)
     cfm.train(train)
 
     def inputs(height: int, width: int) -> Tuple:
@@ -134,9 +143,12 @@ def main() -> None:
                         default=[(30, 40), (60, 80), (90, 120), (120, 160)],
                         help='token grids HEIGHTxWIDTH')
     parser.add_argument('--impls', nargs='+',
-                        default=['rows', 'rows+cp', 'sdpa', 'chunked'],
+                        default=['rows', 'rows+cp', 'sdpa', 'chunked',
+                                 'rows+ds2'],
                         help='implementations compared with the reference '
-                        f'({REFERENCE!r}); "+cp" adds with_cp=True')
+                        f'({REFERENCE!r}); "+cp" adds with_cp=True, "+ds2" '
+                        'attn_downsample=2 (a cheaper function, not the '
+                        "reference's)")
     parser.add_argument('--modes', nargs='+', default=['train', 'infer'])
     parser.add_argument('--channels', type=int, default=256)
     parser.add_argument('--others', type=int, default=2,

@@ -151,7 +151,11 @@ class BaseMultiTaskHead(BaseModule, metaclass=ABCMeta):
         if max(self.in_index) >= len(inputs):
             raise ValueError(f'`decode_head.in_index` {self.in_index} does '
                              f'not fit the {len(inputs)} input feature maps')
-        return [inputs[i] for i in self.in_index]
+        # NCHW-contiguous maps: a channels-last view (mmpretrain's ViT
+        # returns one) would carry its layout through every convolution,
+        # whose backward pass is several times slower in that layout on
+        # the CPU
+        return [inputs[i].contiguous() for i in self.in_index]
 
     def decode(self, inputs: Sequence[Tensor]) -> Dict[str, tuple]:
         """Run every task decoder: ``{task: (x_t, per-scale feats)}``."""

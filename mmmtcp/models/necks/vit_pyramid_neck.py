@@ -101,6 +101,11 @@ class ViTPyramidNeck(BaseModule):
         if len(inputs) != len(self.resamplers):
             raise ValueError(f'ViTPyramidNeck expects {len(self.resamplers)} '
                              f'feature maps, got {len(inputs)}')
+        # mmpretrain's ViT returns its maps as channels-last views of the
+        # token sequence; in that layout every convolution after it (and
+        # its output) stays channels-last, and the CPU backward pass of a
+        # 3x3 convolution is 2-3x slower than in NCHW
+        # (tools/benchmarks/benchmark_train_step.py --profile)
         return tuple(
-            proj(res(x))
+            proj(res(x.contiguous()))
             for res, proj, x in zip(self.resamplers, self.projections, inputs))
