@@ -45,11 +45,12 @@ model = dict(
         in_channels=[256, 512, 1024, 1024],
         channels=256,
         decoder=dict(num_convs=2),
-        # impl='auto' computes the HWxHW affinity exactly without storing
-        # it (row blocks on the CPU, fused attention kernels on a GPU);
-        # attn_downsample > 1 pools the sending positions (cheaper, not the
-        # reference function); with_cp=True recomputes the layers around
-        # the affinity in backward to save training memory.
+        # impl='auto' computes the HWxHW affinity exactly (row blocks on
+        # the CPU, keeping up to keep_bytes=1 GiB of it for backward; fused
+        # attention kernels on a GPU); attn_downsample > 1 pools the
+        # sending positions (cheaper, not the reference function);
+        # with_cp=True recomputes the layers around the affinity and the
+        # affinity itself in backward to save training memory.
         cfm=dict(impl='auto', attn_downsample=1, residual=False),
         trace_levels=3,
         side_loss_weight=0.5,

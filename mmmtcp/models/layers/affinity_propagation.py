@@ -46,8 +46,8 @@ from torch.utils.checkpoint import checkpoint
 
 AFFINITY_IMPLS = ('auto', 'rows', 'sdpa', 'chunked', 'naive')
 
-#: Default score-block size of ``'rows'``: 32 MiB of float32 scores.
-DEFAULT_BLOCK_BYTES = 32 * 2**20
+#: Default score-block size of ``'rows'``: 64 MiB of float32 scores.
+DEFAULT_BLOCK_BYTES = 64 * 2**20
 #: Default amount of probabilities ``'rows'`` keeps for backward (1 GiB:
 #: all of them up to a 90x120 token grid, 70 % of them at 120x160).
 DEFAULT_KEEP_BYTES = 2**30
