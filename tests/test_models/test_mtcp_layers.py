@@ -175,12 +175,15 @@ def test_cfm_residual_and_errors():
 @pytest.mark.parametrize('with_cp', [False, True])
 def test_cfm_keeps_probabilities_unless_with_cp(with_cp, monkeypatch):
     """``keep_bytes`` reaches the affinity; ``with_cp=True`` keeps none of
-    it in training (the scores are recomputed with the other layers)."""
+    it in training (the scores are recomputed with the other layers) and
+    takes smaller score blocks."""
     from mmmtcp.models.layers import coherence_fusion_module as module
+    from mmmtcp.models.layers.affinity_propagation import DEFAULT_BLOCK_BYTES
+    from mmmtcp.models.layers.coherence_fusion_module import CP_BLOCK_BYTES
     seen = []
 
     def spy(*args, **kwargs):
-        seen.append(kwargs['keep_bytes'])
+        seen.append((kwargs['keep_bytes'], kwargs['block_bytes']))
         return affinity_propagation(*args, **kwargs)
 
     monkeypatch.setattr(module, 'affinity_propagation', spy)
@@ -191,7 +194,8 @@ def test_cfm_keeps_probabilities_unless_with_cp(with_cp, monkeypatch):
     assert x.grad.abs().sum() > 0
     with torch.no_grad():
         cfm(x, [torch.randn(1, 8, 4, 4)])
-    assert seen == [0 if with_cp else 12345, 12345]
+    full = (12345, DEFAULT_BLOCK_BYTES)
+    assert seen == [(0, CP_BLOCK_BYTES) if with_cp else full, full]
 
 
 def test_cfm_attn_scale():

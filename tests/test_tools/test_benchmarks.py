@@ -38,7 +38,7 @@ def test_benchmark_cfm_table_and_json(tmp_path):
     proc = _run([
         osp.join(BENCHMARKS, 'benchmark_cfm.py'), '--sizes', '6x8',
         '--impls', 'rows+cp+ds2', '--modes', 'train', '--channels', '16',
-        '--repeats', '1', '--json',
+        '--repeats', '1', '--steps', '2', '--json',
         str(out)
     ], str(tmp_path))
     assert proc.returncode == 0, proc.stdout

@@ -13,9 +13,9 @@ pools the sending positions by ``attn_downsample=N`` (the accuracy/cost
 knob: cheaper, but not the reference's function).
 
 Each case runs in a fresh subprocess: one warm-up step on a grid of a
-quarter of the size, then the measured step. Cases are interleaved
-(reference, then each implementation) and repeated ``--repeats`` times;
-the table shows the median time and the largest peak. On a GPU the peak is
+quarter of the size, then ``--steps`` measured steps (their median time).
+Cases are interleaved (reference, then each implementation) and repeated
+``--repeats`` times; the table shows the median time and the largest peak. On a GPU the peak is
 ``torch.cuda.max_memory_allocated``; on the CPU it is the process' peak
 resident memory (``VmHWM`` of ``/proc/self/status``, reset through
 ``/proc/self/clear_refs`` after the inputs are built) minus the resident
@@ -28,7 +28,7 @@ Usage::
         [--impls naive rows rows+cp sdpa chunked rows+ds2]
         [--modes train infer]
         [--channels 256] [--others 2] [--batch-size 1] [--repeats 3]
-        [--attn-downsample 1] [--device cpu|cuda] [--json FILE]
+        [--attn-downsample 1] [--steps 1] [--device cpu|cuda] [--json FILE]
 """
 import argparse
 import json
@@ -99,11 +99,17 @@ def run_case(args: argparse.Namespace) -> dict:
         with open('/proc/self/clear_refs', 'w') as f:
             f.write('5')
         base = _status_kb('VmRSS') * 1024
-    start = time.perf_counter()
-    step(*tensors)
-    if device.type == 'cuda':
-        torch.cuda.synchronize()
-    elapsed = time.perf_counter() - start
+    times = []
+    for _ in range(args.steps):
+        start = time.perf_counter()
+        step(*tensors)
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+        cfm.zero_grad(set_to_none=True)
+        for t in tensors:
+            t.grad = None
+    elapsed = statistics.median(times)
     if device.type == 'cuda':
         peak = torch.cuda.max_memory_allocated() - base
     else:
@@ -119,7 +125,7 @@ def _case(args: argparse.Namespace, impl: str, mode: str, height: int,
         '--height', str(height), '--width', str(width), '--channels',
         str(args.channels), '--others', str(args.others), '--batch-size',
         str(args.batch_size), '--attn-downsample', str(args.attn_downsample),
-        '--device', args.device
+        '--steps', str(args.steps), '--device', args.device
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -156,6 +162,9 @@ def main() -> None:
     parser.add_argument('--batch-size', type=int, default=1)
     parser.add_argument('--attn-downsample', type=int, default=1)
     parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--steps', type=int, default=1,
+                        help='measured steps per process (their median '
+                        'time; small grids are noisy with one step)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--json', help='also write the numbers here')
     parser.add_argument('--case', action='store_true', help=argparse.SUPPRESS)
@@ -172,7 +181,8 @@ def main() -> None:
     print(f'CFM, {args.channels} channels, {args.others} other tasks, batch '
           f'{args.batch_size}, attn_downsample {args.attn_downsample}, '
           f'device {args.device}; median of {args.repeats} fresh processes '
-          f'per case; reference = impl={REFERENCE!r} (explicit affinity)')
+          f'x {args.steps} step(s) per case; reference = impl={REFERENCE!r} '
+          '(explicit affinity)')
     print(f'| mode | tokens | impl | peak MiB | seconds | memory ratio | '
           f'time ratio |')
     print('|---|---|---|---|---|---|---|')

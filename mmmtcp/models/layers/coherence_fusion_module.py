@@ -41,8 +41,12 @@ from torch import Tensor
 
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptMultiConfig
-from .affinity_propagation import (AFFINITY_IMPLS, DEFAULT_KEEP_BYTES,
-                                   affinity_propagation)
+from .affinity_propagation import (AFFINITY_IMPLS, DEFAULT_BLOCK_BYTES,
+                                   DEFAULT_KEEP_BYTES, affinity_propagation)
+
+#: Score blocks of the row-block affinity under ``with_cp`` (smaller than
+#: the default: its two block buffers are then most of the backward memory).
+CP_BLOCK_BYTES = 16 * 2**20
 from .cbam import CBAM
 
 
@@ -72,7 +76,8 @@ class CoherenceFusionModule(BaseModule):
             Defaults to 1 GiB (:data:`DEFAULT_KEEP_BYTES`).
         with_cp (bool): Recompute the layers before and after the affinity
             in the backward pass (activation checkpointing, one branch at a
-            time) and keep none of the affinity's probabilities, to save
+            time) and keep none of the affinity's probabilities (computed in
+            blocks of 16 MiB of scores instead of 64 MiB), to save
             training memory at the cost of one more forward pass of those
             layers and of the ``K^T Q`` product. Their BN running
             statistics are then updated twice per step (as in every
@@ -232,6 +237,7 @@ class CoherenceFusionModule(BaseModule):
             impl=self.impl,
             chunk_size=self.chunk_size,
             scale=self.attn_scale,
+            block_bytes=CP_BLOCK_BYTES if with_cp else DEFAULT_BLOCK_BYTES,
             keep_bytes=0 if with_cp else self.keep_bytes)
         out = run(self._output, out.transpose(1, 2).reshape(b, c, h, w))
         if self.residual:
