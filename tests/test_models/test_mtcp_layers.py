@@ -55,6 +55,17 @@ def test_row_blocks_return_gradients_in_the_layout_of_the_inputs(keep_bytes):
         assert grad.stride() == view.stride()
 
 
+@pytest.mark.parametrize('batch,rows', [(0, 5), (2, 0)])
+def test_row_blocks_on_empty_inputs(batch, rows):
+    q = torch.randn(batch, rows, 4, requires_grad=True)
+    k = torch.randn(batch, 6, 4, requires_grad=True)
+    v = torch.randn(batch, 6, 3, requires_grad=True)
+    out = affinity_propagation(q, k, v, impl='rows')
+    assert out.shape == (batch, rows, 3)
+    out.sum().backward()
+    assert q.grad.shape == q.shape and v.grad.shape == v.shape
+
+
 def test_affinity_propagation_rejects_unknown_impl():
     x = torch.randn(1, 4, 2)
     with pytest.raises(ValueError, match='impl'):

@@ -115,8 +115,8 @@ class _RowBlockAffinity(torch.autograd.Function):
         query, key, value = (t.contiguous() for t in (query, key, value))
         b, n, _ = query.shape
         m = key.shape[1]
-        rows = min(n, _block_rows(b, m, block_bytes))
-        keep_blocks = int(keep_bytes) // (4 * b * rows * m)
+        rows = max(1, min(n, _block_rows(b, m, block_bytes)))
+        keep_blocks = int(keep_bytes) // max(1, 4 * b * rows * m)
         out = value.new_empty(b, n, value.shape[-1])
         flat = query.new_empty(b * rows * m)
         kept = []
