@@ -57,8 +57,11 @@ def test_benchmark_train_step_on_the_demo_config(tmp_path):
     proc = _run([
         osp.join(BENCHMARKS, 'benchmark_train_step.py'),
         osp.join(ROOT, 'configs', 'mtcp', 'mtcp_demo_synthetic.py'),
-        '--shape', '64', '64', '--steps', '1'
+        '--shape', '64', '64', '--steps', '1', '--cfg-options',
+        'model.decode_head.trace_levels=0'
     ], str(tmp_path))
     assert proc.returncode == 0, proc.stdout
     assert 'step:' in proc.stdout and 'peak RSS' in proc.stdout
     assert 'decode_head.cfms' in proc.stdout
+    # no trace-back: the SRMs never run
+    assert 'decode_head.srms' not in proc.stdout

@@ -18,6 +18,7 @@ Usage::
 
     python tools/benchmarks/benchmark_train_step.py CONFIG \\
         [--shape 480 640] [--batch-size 1] [--steps 2] [--profile]
+        [--cfg-options KEY=VALUE ...]
 
 Compare two configs (e.g. ``configs/mtcp/mtcp_vitl_nyud.py`` and
 ``configs/baseline/mt_baseline_vitl_nyud.py``) by running it for each.
@@ -31,7 +32,7 @@ import time
 from collections import defaultdict
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
@@ -52,6 +53,10 @@ def parse_args():
     parser.add_argument('--steps', type=int, default=2)
     parser.add_argument('--profile', action='store_true')
     parser.add_argument('--threads', type=int, default=None)
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config keys, e.g. '
+        'model.decode_head.cfm.attn_downsample=2')
     return parser.parse_args()
 
 
@@ -113,6 +118,8 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     _strip_init(cfg.model)
     model = MODELS.build(cfg.model)
