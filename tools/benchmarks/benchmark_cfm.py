@@ -15,11 +15,11 @@ knob: cheaper, but not the reference's function).
 Each case runs in a fresh subprocess: one warm-up step on a grid of a
 quarter of the size, then ``--steps`` measured steps (their median time).
 Cases are interleaved (reference, then each implementation) and repeated
-``--repeats`` times; the table shows the median time and the largest peak. On a GPU the peak is
-``torch.cuda.max_memory_allocated``; on the CPU it is the process' peak
-resident memory (``VmHWM`` of ``/proc/self/status``, reset through
-``/proc/self/clear_refs`` after the inputs are built) minus the resident
-memory before the step. Ratios are against the reference of the same grid
+``--repeats`` times; the table shows the median time and the largest peak.
+On a GPU the peak is ``torch.cuda.max_memory_allocated``; on the CPU it is
+the process' peak resident memory (``VmHWM`` of ``/proc/self/status``,
+reset through ``/proc/self/clear_refs`` after the inputs are built) minus
+the resident memory before the step. Ratios are against the reference of the same grid
 and mode (below 1: less time or memory than the reference).
 
 Usage::

@@ -128,8 +128,7 @@ class _RowBlockAffinity(torch.autograd.Function):
             if scale != 1.0:
                 scores.mul_(scale)
             if i < keep_blocks:
-                probs = torch.ops.aten._softmax.out(
-                    scores, -1, False, out=torch.empty_like(scores))
+                probs = torch.softmax(scores, dim=-1)
                 kept.append(probs)
             else:
                 probs = _softmax_(scores)

@@ -29,7 +29,7 @@ are recomputed in the backward pass instead of keeping their ``O(HW)``
 activations, as ``with_cp`` does in mmseg/mmdet backbones, and none of the
 affinity is kept.
 """
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -43,11 +43,11 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptMultiConfig
 from .affinity_propagation import (AFFINITY_IMPLS, DEFAULT_BLOCK_BYTES,
                                    DEFAULT_KEEP_BYTES, affinity_propagation)
+from .cbam import CBAM
 
 #: Score blocks of the row-block affinity under ``with_cp`` (smaller than
 #: the default: its two block buffers are then most of the backward memory).
 CP_BLOCK_BYTES = 16 * 2**20
-from .cbam import CBAM
 
 
 @MODELS.register_module()
