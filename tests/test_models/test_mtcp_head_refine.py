@@ -120,7 +120,7 @@ def test_trace_levels_zero_and_bad_refine():
     losses = model(**data, mode='loss')
     assert set(losses) == {f'loss_{t}' for t in NYUD}
     with pytest.raises(ValueError, match='decode_head.refine'):
-        tiny_model(NYUD, refine='residual')
+        tiny_model(NYUD, refine='skip')
     with pytest.raises(ValueError, match='decode_head.trace_levels'):
         tiny_model(NYUD, trace_levels=5)
 

@@ -55,6 +55,35 @@ def test_row_blocks_return_gradients_in_the_layout_of_the_inputs(keep_bytes):
         assert grad.stride() == view.stride()
 
 
+@pytest.mark.parametrize('impl', ['rows-keep', 'rows-partial',
+                                  'rows-recompute', 'sdpa', 'chunked'])
+def test_affinity_propagation_backward_twice(impl):
+    """A second backward pass through the same graph (``retain_graph=True``,
+    as a per-loss gradient audit or a gradient-based balancer does) gives
+    the same gradients as the first; without ``retain_graph`` autograd
+    refuses it as for any other op."""
+    torch.manual_seed(0)
+    q = torch.randn(2, 37, 8, dtype=torch.float64, requires_grad=True)
+    k = torch.randn(2, 23, 8, dtype=torch.float64, requires_grad=True)
+    v = torch.randn(2, 23, 5, dtype=torch.float64, requires_grad=True)
+    block = 2 * 5 * 23 * 8
+    keep = dict(keep=10**9, partial=3 * block + 7).get(impl[5:], 0)
+    out = affinity_propagation(q, k, v, impl=impl.split('-')[0],
+                               chunk_size=6, block_bytes=block,
+                               keep_bytes=keep)
+    g = torch.randn_like(out)
+    first = torch.autograd.grad(out, (q, k, v), g, retain_graph=True)
+    second = torch.autograd.grad(out, (q, k, v), 2 * g, retain_graph=True)
+    for a, b in zip(first, second):
+        torch.testing.assert_close(2 * a, b)
+    ref = affinity_propagation(q, k, v, impl='naive')
+    for a, b in zip(first, torch.autograd.grad(ref, (q, k, v), g)):
+        torch.testing.assert_close(a, b)
+    torch.autograd.grad(out, (q, k, v), g)
+    with pytest.raises(RuntimeError, match='second time'):
+        torch.autograd.grad(out, (q, k, v), g)
+
+
 @pytest.mark.parametrize('batch,rows', [(0, 5), (2, 0)])
 def test_row_blocks_on_empty_inputs(batch, rows):
     q = torch.randn(batch, rows, 4, requires_grad=True)

@@ -47,18 +47,34 @@ class BaseMultiTaskHead(BaseModule, metaclass=ABCMeta):
             those.
         in_index (Sequence[int], optional): Input levels to use. Defaults to
             all, in order.
-        decoder (dict): Extra arguments of every :class:`TaskDecoder`
-            (e.g. ``num_convs``). Defaults to ``dict()``.
+        decoder (dict): The task decoders: extra arguments of
+            :class:`TaskDecoder` (e.g. ``num_convs``), or a whole decoder
+            config with a ``type`` (e.g. ``dict(type='SwinTaskDecoder',
+            ...)``, the released code's decoders), which gets
+            ``in_channels``, ``channels``, ``norm_cfg``, ``act_cfg`` and
+            ``align_corners`` unless it sets them. Defaults to ``dict()``.
         loss_decode (dict, optional): ``{task: loss config or list}``;
             missing tasks use their kind's ``default_loss`` (e.g.
             cross-entropy for labels, L1 for depth).
+        side_loss_decode (dict, optional): ``{task: loss config or list}``
+            of the side (deep-supervision) outputs; missing tasks use their
+            main losses. The released code, e.g., supervises its normals'
+            side outputs with an L1 over every pixel while the main output
+            has a masked MSE.
         side_loss_weight (float): Weight of every side (deep-supervision)
             loss. Defaults to 0.5.
+        side_head (str): Form of the side output layers: ``'conv'`` (a 1x1
+            ConvModule and a 1x1 classifier, like the main outputs) or
+            ``'reference'`` (the released code's ``SemSegPred`` /
+            ``DepthPred`` / ``NormalPred``: 1x1 conv, 1x1 conv, norm,
+            activation, 1x1 classifier). Defaults to ``'conv'``.
         norm_cfg (dict): Normalization layers. Defaults to BN.
         act_cfg (dict): Activation layers. Defaults to ReLU.
         align_corners (bool): ``align_corners`` of every resize.
         init_cfg (dict | list[dict], optional): Initialization config.
     """
+
+    SIDE_HEADS = ('conv', 'reference')
 
     def __init__(self,
                  tasks: Sequence[str],
@@ -68,7 +84,9 @@ class BaseMultiTaskHead(BaseModule, metaclass=ABCMeta):
                  in_index: Optional[Sequence[int]] = None,
                  decoder: ConfigType = dict(),
                  loss_decode: Optional[Dict[str, ConfigType]] = None,
+                 side_loss_decode: Optional[Dict[str, ConfigType]] = None,
                  side_loss_weight: float = 0.5,
+                 side_head: str = 'conv',
                  norm_cfg: ConfigType = dict(type='BN'),
                  act_cfg: ConfigType = dict(type='ReLU'),
                  align_corners: bool = False,
@@ -88,6 +106,10 @@ class BaseMultiTaskHead(BaseModule, metaclass=ABCMeta):
         self.channels = channels
         self.align_corners = align_corners
         self.side_loss_weight = side_loss_weight
+        if side_head not in self.SIDE_HEADS:
+            raise ValueError(f'`decode_head.side_head` must be one of '
+                             f'{self.SIDE_HEADS}, got {side_head!r}')
+        self.side_head = side_head
         self.norm_cfg = norm_cfg
         self.act_cfg = act_cfg
 
@@ -109,26 +131,28 @@ class BaseMultiTaskHead(BaseModule, metaclass=ABCMeta):
         self.num_classes = num_classes
 
         self.decoders = nn.ModuleDict({
-            task: TaskDecoder(
-                in_channels,
-                channels,
-                norm_cfg=norm_cfg,
-                act_cfg=act_cfg,
-                align_corners=align_corners,
-                **decoder)
+            task: self._build_decoder(decoder)
             for task in self.tasks
         })
+        first = self.decoders[self.tasks[0]]
+        #: channels of the per-scale features the decoders return, fine to
+        #: coarse (what a trace-back walks over)
+        self.pyramid_channels: List[int] = list(
+            getattr(first, 'pyramid_channels', [channels] * len(in_channels)))
         self.outputs = nn.ModuleDict({
             task: self._build_output(channels, self.out_channels[task])
             for task in self.tasks
         })
 
         loss_decode = dict(loss_decode or {})
-        unknown = set(loss_decode) - set(self.tasks)
-        if unknown:
-            raise ValueError(f'`decode_head.loss_decode` names tasks '
-                             f'{sorted(unknown)} that are not in `tasks` '
-                             f'{self.tasks}')
+        side_loss_decode = dict(side_loss_decode or {})
+        for key, cfgs in (('loss_decode', loss_decode),
+                          ('side_loss_decode', side_loss_decode)):
+            unknown = set(cfgs) - set(self.tasks)
+            if unknown:
+                raise ValueError(f'`decode_head.{key}` names tasks '
+                                 f'{sorted(unknown)} that are not in `tasks` '
+                                 f'{self.tasks}')
         self.losses = nn.ModuleDict()
         for task in self.tasks:
             cfg = loss_decode.get(task, get_task(task).kind_impl.default_loss)
@@ -137,8 +161,44 @@ class BaseMultiTaskHead(BaseModule, metaclass=ABCMeta):
                     f'task {task!r}: its kind {get_task(task).kind!r} has no '
                     'default loss; set `decode_head.loss_decode.'
                     f'{task}`')
-            cfgs = cfg if isinstance(cfg, (list, tuple)) else [cfg]
-            self.losses[task] = nn.ModuleList([MODELS.build(c) for c in cfgs])
+            self.losses[task] = self._build_losses(cfg)
+        self.side_losses = nn.ModuleDict({
+            task: self._build_losses(cfg)
+            for task, cfg in side_loss_decode.items()
+        })
+
+    @staticmethod
+    def _build_losses(cfg: Union[ConfigType, Sequence[ConfigType]]
+                      ) -> nn.ModuleList:
+        cfgs = cfg if isinstance(cfg, (list, tuple)) else [cfg]
+        return nn.ModuleList([MODELS.build(c) for c in cfgs])
+
+    def _build_decoder(self, decoder: ConfigType) -> nn.Module:
+        """One task decoder from ``decode_head.decoder``."""
+        common = dict(
+            in_channels=self.in_channels,
+            channels=self.channels,
+            norm_cfg=self.norm_cfg,
+            act_cfg=self.act_cfg,
+            align_corners=self.align_corners)
+        decoder = dict(decoder)
+        if 'type' not in decoder:
+            return TaskDecoder(**{**common, **decoder})
+        for key, value in common.items():
+            decoder.setdefault(key, value)
+        return MODELS.build(decoder)
+
+    def _build_side_output(self, in_channels: int,
+                           out_channels: int) -> nn.Module:
+        """A side (deep-supervision) output layer (see ``side_head``)."""
+        if self.side_head == 'conv':
+            return self._build_output(in_channels, out_channels)
+        return nn.Sequential(
+            ConvModule(in_channels, in_channels, 1, bias=False,
+                       norm_cfg=None, act_cfg=None),
+            ConvModule(in_channels, in_channels, 1, bias=False,
+                       norm_cfg=self.norm_cfg, act_cfg=self.act_cfg),
+            nn.Conv2d(in_channels, out_channels, 1))
 
     def _build_output(self, in_channels: int, out_channels: int) -> nn.Module:
         """1x1 ConvModule followed by a 1x1 classifier convolution."""
@@ -191,16 +251,20 @@ class BaseMultiTaskHead(BaseModule, metaclass=ABCMeta):
             gts.append(getattr(sample, spec.gt_field).data)
         return torch.stack(gts, dim=0)
 
-    def _task_loss(self, task: str, pred: Tensor, gt: Tensor) -> Tensor:
+    def _task_loss(self, task: str, pred: Tensor, gt: Tensor,
+                   side: bool = False) -> Tensor:
         kind = get_task(task).kind_impl
         pred = resize(pred, size=gt.shape[2:], mode='bilinear',
                       align_corners=self.align_corners)
         target = kind.loss_target(gt)
+        losses = self.losses[task]
+        if side and task in self.side_losses:
+            losses = self.side_losses[task]
         if kind.is_label and target.dim() == 3:
             return sum(
                 loss(pred, target, ignore_index=IGNORE_INDEX)
-                for loss in self.losses[task])
-        return sum(loss(pred, target) for loss in self.losses[task])
+                for loss in losses)
+        return sum(loss(pred, target) for loss in losses)
 
     def loss_by_feat(self, outputs: HeadOutputs,
                      data_samples: SampleList) -> Dict[str, Tensor]:
@@ -224,7 +288,8 @@ class BaseMultiTaskHead(BaseModule, metaclass=ABCMeta):
                 task, outputs['preds'][task], gt)
             for i, side in enumerate(side_preds.get(task, [])):
                 losses[f'loss_{task}_aux{i}'] = (
-                    self.side_loss_weight * self._task_loss(task, side, gt))
+                    self.side_loss_weight *
+                    self._task_loss(task, side, gt, side=True))
         return losses
 
     def loss(self, inputs: Sequence[Tensor],

@@ -23,17 +23,14 @@ How the final prediction is formed (``refine``):
   ``X_t`` reaches the output only through the CFM (no residual) and the
   trace-back's first step, which shrinks it to the coarsest scale, so the
   decoder's fine map never reaches the prediction at 1/4 directly.
+- ``'residual'``: the output layer reads ``X_t + P(R_t)`` with ``P`` a 1x1
+  convolution initialized at zero: training starts from the direct decoder
+  prediction as with the gate, but the branch's contribution is a whole
+  layer of weights that the main loss trains from the first step (a scalar
+  gate moves by about the learning rate per AdamW step).
 
-Why ``'gated'`` is the default: it is what the paper describes, it starts
-from the plain baseline, and in the seeded CPU study (``make demo`` setup:
-tiny ResNet-18 from scratch, 120x160 synthetic scenes, no LPS; runs of 200
-iterations, seeds 0 / 1) it was at least as good as the reference wiring on
-every task but semseg (mIoU 18.6 / 28.2 against 23.2 / 22.8, equal on
-average): normals 23.2 / 24.4 against 25.0 / 28.5 degrees, edge odsF 72.0 /
-77.1 against 71.8 / 71.9, and both coherence measures (normals vs depth
-55.5 / 53.1 against 59.2 / 56.0 degrees; edges vs segmentation 58.7 / 56.1
-against 57.6 / 53.9 F). Neither form beats the plain baseline at that
-budget (README, "What the demo does and what it measured").
+What each form does on the CPU demo is measured by the seeded study in the
+README ("What the demo does and what it measured").
 """
 from typing import Dict, Optional, Sequence
 
@@ -64,9 +61,11 @@ class MTCPHead(BaseMultiTaskHead):
             the SRM (the CFM output is the refinement feature; an ablation).
             Defaults to 3.
         refine (str): How the final prediction is formed: ``'gated'``
-            (decoder map plus the gated trace-back branch) or
-            ``'reference'`` (trace-back only, as the released code). See the
-            module docstring. Defaults to ``'gated'``.
+            (decoder map plus the gated trace-back branch),
+            ``'reference'`` (trace-back only, as the released code) or
+            ``'residual'`` (decoder map plus a zero-initialized 1x1
+            projection of the trace-back). See the module docstring.
+            Defaults to ``'gated'``.
         gate_init (float): Initial value of the per-channel gates of
             ``refine='gated'``. Defaults to 0.
         detach_branch (bool): Stop the gradient of the CFM/trace-back branch
@@ -76,8 +75,10 @@ class MTCPHead(BaseMultiTaskHead):
             where the branch's effect comes from. Defaults to False.
         **kwargs: Arguments of :class:`BaseMultiTaskHead` (``tasks``,
             ``in_channels``, ``channels``, ``num_classes``, ``in_index``,
-            ``decoder``, ``loss_decode``, ``side_loss_weight``, ``norm_cfg``,
-            ``act_cfg``, ``align_corners``, ``init_cfg``).
+            ``decoder``, ``loss_decode``, ``side_loss_decode``,
+            ``side_loss_weight``, ``side_head``, ``norm_cfg``, ``act_cfg``,
+            ``align_corners``, ``init_cfg``). The trace-back walks over the
+            decoders' per-scale features (``pyramid_channels``).
 
     Returns:
         dict: ``forward`` returns ``dict(preds, side_preds, feats)`` (see
@@ -85,7 +86,7 @@ class MTCPHead(BaseMultiTaskHead):
         predictions are ordered coarse to fine.
     """
 
-    REFINE_MODES = ('gated', 'reference')
+    REFINE_MODES = ('gated', 'reference', 'residual')
 
     def __init__(self,
                  cfm: ConfigType = dict(),
@@ -101,11 +102,11 @@ class MTCPHead(BaseMultiTaskHead):
                              f'{self.REFINE_MODES}, got {refine!r}')
         self.refine = refine
         self.detach_branch = detach_branch
-        if not 0 <= trace_levels <= len(self.in_channels):
+        levels = len(self.pyramid_channels)
+        if not 0 <= trace_levels <= levels:
             raise ValueError(
-                f'`decode_head.trace_levels` must be in [0, '
-                f'{len(self.in_channels)}] (the number of input levels), got '
-                f'{trace_levels}')
+                f'`decode_head.trace_levels` must be in [0, {levels}] (the '
+                f'scales the task decoders return), got {trace_levels}')
         self.trace_levels = trace_levels
         c = self.channels
         common = dict(norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
@@ -120,7 +121,7 @@ class MTCPHead(BaseMultiTaskHead):
         if trace_levels > 0:
             self.srms = nn.ModuleDict({
                 task: SpatialRefinementModule(
-                    c, [c] * trace_levels, c,
+                    c, self.pyramid_channels[:trace_levels], c,
                     align_corners=self.align_corners, **common, **srm)
                 for task in self.tasks
             })
@@ -128,7 +129,7 @@ class MTCPHead(BaseMultiTaskHead):
             self.srms = None
         self.side_outputs = nn.ModuleDict({
             task: nn.ModuleList([
-                self._build_output(c, self.out_channels[task])
+                self._build_side_output(c, self.out_channels[task])
                 for _ in range(max(trace_levels - 1, 0))
             ])
             for task in self.tasks
@@ -142,6 +143,21 @@ class MTCPHead(BaseMultiTaskHead):
             })
         else:
             self.gates = None
+        if refine == 'residual':
+            self.branch_projs = nn.ModuleDict(
+                {task: nn.Conv2d(c, c, 1)
+                 for task in self.tasks})
+        else:
+            self.branch_projs = None
+
+    def init_weights(self) -> None:
+        """Initialize, then zero the residual branch projections (the
+        prediction starts as the decoder's own)."""
+        super().init_weights()
+        if self.branch_projs is not None:
+            for proj in self.branch_projs.values():
+                nn.init.zeros_(proj.weight)
+                nn.init.zeros_(proj.bias)
 
     def forward(self,
                 inputs: Sequence[Tensor],
@@ -178,6 +194,8 @@ class MTCPHead(BaseMultiTaskHead):
             if self.gates is not None:
                 gate = self.gates[task].view(1, -1, 1, 1)
                 final = feats[task] + gate * final
+            elif self.branch_projs is not None:
+                final = feats[task] + self.branch_projs[task](final)
             preds[task] = self.outputs[task](final)
             if with_side:
                 side_preds[task] = [

@@ -133,8 +133,10 @@ class _RowBlockAffinity(torch.autograd.Function):
             else:
                 probs = _softmax_(scores)
             torch.bmm(probs, value, out=out[:, start:stop])
-        ctx.save_for_backward(query, key, value)
-        ctx.kept = kept
+        # the kept probabilities are saved tensors too: autograd frees them
+        # after a backward pass unless the graph is retained, so a second
+        # backward (``retain_graph=True``) finds them again
+        ctx.save_for_backward(query, key, value, *kept)
         ctx.rows = rows
         ctx.scale = scale
         return out
@@ -142,9 +144,8 @@ class _RowBlockAffinity(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out: Tensor) -> Tuple[Optional[Tensor], ...]:
-        query, key, value = ctx.saved_tensors
-        kept, rows, scale = ctx.kept, ctx.rows, ctx.scale
-        ctx.kept = None
+        query, key, value, *kept = ctx.saved_tensors
+        rows, scale = ctx.rows, ctx.scale
         b, n, _ = query.shape
         m = key.shape[1]
         grad_out = grad_out.contiguous()
@@ -159,7 +160,7 @@ class _RowBlockAffinity(torch.autograd.Function):
             q = query[:, start:stop]
             g = grad_out[:, start:stop]
             if i < len(kept):
-                probs, kept[i] = kept[i], None
+                probs = kept[i]
             else:  # the forward pass' GEMM and softmax again
                 if probs_flat is None:
                     probs_flat = query.new_empty(b * rows * m)

@@ -40,7 +40,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmseg.registry import MODELS
-from mmseg.utils import ConfigType, OptMultiConfig
+from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig
 from .affinity_propagation import (AFFINITY_IMPLS, DEFAULT_BLOCK_BYTES,
                                    DEFAULT_KEEP_BYTES, affinity_propagation)
 from .cbam import CBAM
@@ -95,6 +95,10 @@ class CoherenceFusionModule(BaseModule):
             copies one or two other positions) and its gradient vanishes.
             Defaults to 1.0.
         norm_cfg (dict): Normalization layers. Defaults to BN.
+        cbam_norm_cfg (dict, optional): Normalization of the CBAMs' spatial
+            gates. The released code uses BN with momentum 0.01 there
+            (``dict(type='BN', momentum=0.01)``) and the default momentum
+            elsewhere. Defaults to ``norm_cfg``.
         act_cfg (dict): Activation layers. Defaults to ReLU.
         init_cfg (dict | list[dict], optional): Initialization config.
 
@@ -115,6 +119,7 @@ class CoherenceFusionModule(BaseModule):
                  reduction: int = 16,
                  attn_scale: Union[float, str] = 1.0,
                  norm_cfg: ConfigType = dict(type='BN'),
+                 cbam_norm_cfg: OptConfigType = None,
                  act_cfg: ConfigType = dict(type='ReLU'),
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -152,7 +157,9 @@ class CoherenceFusionModule(BaseModule):
                              f'positive finite number, got {attn_scale!r}')
         self.attn_scale = attn_scale
 
-        self.value_cbam = CBAM(channels, reduction, norm_cfg=norm_cfg)
+        if cbam_norm_cfg is None:
+            cbam_norm_cfg = norm_cfg
+        self.value_cbam = CBAM(channels, reduction, norm_cfg=cbam_norm_cfg)
         self.value_norm = build_norm_layer(norm_cfg, channels)[1]
         self.gates = nn.ModuleList([
             ConvModule(c, c, 1, norm_cfg=None, act_cfg=None)
@@ -161,11 +168,14 @@ class CoherenceFusionModule(BaseModule):
         self.fuse = ConvModule(
             sum(other_channels), fuse_channels, 1, norm_cfg=None,
             act_cfg=act_cfg)
-        self.key_cbam = CBAM(fuse_channels, reduction, norm_cfg=norm_cfg)
+        self.key_cbam = CBAM(fuse_channels, reduction,
+                             norm_cfg=cbam_norm_cfg)
         self.key_out = self._norm_act(fuse_channels, norm_cfg, act_cfg)
-        self.query_cbam = CBAM(fuse_channels, reduction, norm_cfg=norm_cfg)
+        self.query_cbam = CBAM(fuse_channels, reduction,
+                               norm_cfg=cbam_norm_cfg)
         self.query_out = self._norm_act(fuse_channels, norm_cfg, act_cfg)
-        self.out_cbam = CBAM(channels, reduction, norm_cfg=norm_cfg)
+        self.out_cbam = CBAM(channels, reduction,
+                             norm_cfg=cbam_norm_cfg)
         self.out_norm = build_norm_layer(norm_cfg, channels)[1]
 
     @staticmethod

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
-from mmseg.utils import ConfigType, OptMultiConfig
+from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig
 from .cbam import CBAM
 
 
@@ -31,12 +31,13 @@ class _RefinementStep(nn.Module):
 
     def __init__(self, stream_channels: int, feat_channels: int,
                  channels: int, reduction: int, norm_cfg: ConfigType,
-                 act_cfg: ConfigType, align_corners: bool,
-                 with_stream: bool) -> None:
+                 cbam_norm_cfg: ConfigType, act_cfg: ConfigType,
+                 align_corners: bool, with_stream: bool) -> None:
         super().__init__()
         self.align_corners = align_corners
-        self.stream_cbam = CBAM(stream_channels, reduction, norm_cfg=norm_cfg)
-        self.feat_cbam = CBAM(feat_channels, reduction, norm_cfg=norm_cfg)
+        self.stream_cbam = CBAM(
+            stream_channels, reduction, norm_cfg=cbam_norm_cfg)
+        self.feat_cbam = CBAM(feat_channels, reduction, norm_cfg=cbam_norm_cfg)
         cat_channels = stream_channels + feat_channels
         self.pred_proj = ConvModule(
             cat_channels, channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
@@ -74,6 +75,9 @@ class SpatialRefinementModule(BaseModule):
             Defaults to 256.
         reduction (int): CBAM channel reduction ratio. Defaults to 16.
         norm_cfg (dict): Normalization layers. Defaults to BN.
+        cbam_norm_cfg (dict, optional): Normalization of the CBAMs' spatial
+            gates (the released code: BN with momentum 0.01). Defaults to
+            ``norm_cfg``.
         act_cfg (dict): Activation layers. Defaults to ReLU.
         align_corners (bool): ``align_corners`` of the resizes.
         init_cfg (dict | list[dict], optional): Initialization config.
@@ -90,6 +94,7 @@ class SpatialRefinementModule(BaseModule):
                  channels: int = 256,
                  reduction: int = 16,
                  norm_cfg: ConfigType = dict(type='BN'),
+                 cbam_norm_cfg: OptConfigType = None,
                  act_cfg: ConfigType = dict(type='ReLU'),
                  align_corners: bool = False,
                  init_cfg: OptMultiConfig = None) -> None:
@@ -104,7 +109,8 @@ class SpatialRefinementModule(BaseModule):
         for i, c in enumerate(reversed(feat_channels)):
             self.steps.append(
                 _RefinementStep(stream_channels, c, channels, reduction,
-                                norm_cfg, act_cfg, align_corners,
+                                norm_cfg, cbam_norm_cfg or norm_cfg, act_cfg,
+                                align_corners,
                                 with_stream=i < self.num_steps - 1))
             stream_channels = c
 

@@ -27,6 +27,7 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList)
 from mmmtcp.utils import check_tasks, get_task
+from ..utils import init_weights_by_name
 
 
 def _needs_classes(task: str) -> bool:
@@ -160,6 +161,14 @@ class MultiTaskSegmentor(BaseSegmentor):
             Defaults to ``semseg``, or the only label task.
         pretrained (str, optional): Checkpoint of the backbone, as in
             mmseg's ``EncoderDecoder``.
+        init_by_name (bool): Initialize every submodule from a seed derived
+            from the run's seed and the submodule's name
+            (:func:`mmmtcp.models.utils.init_weights_by_name`), so that two
+            models sharing parts (the baseline and MT-CP share backbone,
+            neck, task decoders and output layers) start from identical
+            shared weights for the same seed, whatever else they contain.
+            ``False`` keeps mmengine's single random stream. Defaults to
+            True.
     """
 
     def __init__(self,
@@ -175,9 +184,11 @@ class MultiTaskSegmentor(BaseSegmentor):
                  auxiliary_head: Optional[Union[ConfigType,
                                                 List[ConfigType]]] = None,
                  auxiliary_task: Optional[Union[str, Sequence[str]]] = None,
-                 pretrained: Optional[str] = None) -> None:
+                 pretrained: Optional[str] = None,
+                 init_by_name: bool = True) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.init_by_name = init_by_name
         if pretrained is not None:
             backbone = self._with_pretrained(backbone, pretrained)
         self.backbone = MODELS.build(backbone)
@@ -233,6 +244,14 @@ class MultiTaskSegmentor(BaseSegmentor):
                 if key not in self.test_cfg:
                     raise ValueError(f"`model.test_cfg.{key}` is required "
                                      "with mode='slide'")
+
+    def init_weights(self) -> None:
+        """Initialize the weights (per-module seeds when
+        ``init_by_name``)."""
+        if self.init_by_name:
+            init_weights_by_name(self, super().init_weights)
+        else:
+            super().init_weights()
 
     @property
     def with_regularizer(self) -> bool:
