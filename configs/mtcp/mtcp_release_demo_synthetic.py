@@ -17,3 +17,6 @@ val_dataloader = dict(dataset=dict(tasks=tasks))
 test_dataloader = val_dataloader
 val_evaluator = dict(tasks=tasks)
 test_evaluator = val_evaluator
+# the FPN neck computes 4 outputs and the head reads the finest: the other
+# outputs' convolutions get no gradient under DDP
+find_unused_parameters = True

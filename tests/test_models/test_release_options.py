@@ -168,12 +168,20 @@ def test_baseline_side_levels_is_the_deep_supervision_control():
 def test_decoder_from_config_sets_the_trace_back_pyramid():
     """A decoder with a ``type`` is built from the registry; the SRM walks
     over the channels of the pyramid it returns."""
-    model = tiny_model(
-        RELEASE,
-        in_index=[0],
-        in_channels=[8],
-        decoder=dict(type='SwinTaskDecoder', embed_dims=8,
-                     num_heads=(2, 2, 2), pyramid='lateral'))
+    cfg = dict(
+        type='MultiTaskSegmentor',
+        data_preprocessor=dict(
+            type='MultiTaskDataPreProcessor', mean=[0, 0, 0],
+            std=[255, 255, 255], size_divisor=32),
+        backbone=dict(type='ResNetV1c', depth=18, stem_channels=8,
+                      base_channels=8, norm_cfg=dict(type='BN')),
+        decode_head=dict(
+            type='MTCPHead', tasks=RELEASE, num_classes=dict(semseg=5),
+            in_channels=[8], in_index=[0], channels=8,
+            decoder=dict(type='SwinTaskDecoder', embed_dims=8,
+                         num_heads=(2, 2, 2), pyramid='lateral'),
+            cfm=dict(reduction=2), srm=dict(reduction=2)))
+    model = MODELS.build(cfg)
     head = model.decode_head
     assert head.pyramid_channels == [8, 16, 32]
     steps = head.srms['semseg'].steps

@@ -41,6 +41,9 @@ class TaskDecoder(BaseModule):
             are never replaced by the fused maps). ``'fused'`` (default): the
             top-down (FPN) outputs, where every scale already carries the
             coarser scales' context. Defaults to ``'fused'``.
+        fuse_mode (str): Upsampling of the top-down sum: ``'bilinear'``
+            or ``'nearest'`` (the released code's FPN fusion). Defaults to
+            ``'bilinear'``.
         init_cfg (dict | list[dict], optional): Initialization config.
 
     Returns:
@@ -57,18 +60,25 @@ class TaskDecoder(BaseModule):
                  act_cfg: ConfigType = dict(type='ReLU'),
                  align_corners: bool = False,
                  pyramid: str = 'fused',
+                 fuse_mode: str = 'bilinear',
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if pyramid not in ('fused', 'lateral'):
             raise ValueError("TaskDecoder: `pyramid` must be 'fused' or "
                              f"'lateral', got {pyramid!r}")
         self.pyramid = pyramid
+        if fuse_mode not in ('bilinear', 'nearest'):
+            raise ValueError("TaskDecoder: `fuse_mode` must be 'bilinear' or "
+                             f"'nearest', got {fuse_mode!r}")
+        self.fuse_mode = fuse_mode
         in_channels = list(in_channels)
         if not in_channels:
             raise ValueError('TaskDecoder: `in_channels` is empty')
         self.in_channels = in_channels
         self.channels = channels
         self.align_corners = align_corners
+        #: channels of the returned per-scale features, fine to coarse
+        self.pyramid_channels: List[int] = [channels] * len(in_channels)
         self.stages = nn.ModuleList()
         for c in in_channels:
             layers = [ConvModule(c, channels, 1, norm_cfg=norm_cfg,
@@ -95,8 +105,9 @@ class TaskDecoder(BaseModule):
             fused = feat + resize(
                 fused,
                 size=feat.shape[2:],
-                mode='bilinear',
-                align_corners=self.align_corners)
+                mode=self.fuse_mode,
+                align_corners=(None if self.fuse_mode == 'nearest' else
+                               self.align_corners))
             top_down.insert(0, fused)
         pyramid = top_down if self.pyramid == 'fused' else feats
         return self.fpn_conv(fused), pyramid
