@@ -4,7 +4,9 @@ from .atomic_local_backend import AtomicLocalBackend, atomic_write
 from .balancers import (BaseTaskBalancer, DynamicWeightAverage,
                         FixedTaskWeights, LossGrouper, LossPrioritization,
                         PeriodicTaskBalancer, UncertaintyWeighting)
-from .hooks import (MultiTaskCheckHook, MultiTaskVisualizationHook, NonFiniteModelError,
+from .gradient_audit import audit_gradients
+from .hooks import (GradientAuditHook, MultiTaskCheckHook,
+                    MultiTaskVisualizationHook, NonFiniteModelError,
                     SafeCheckpointHook, TaskBalanceHook,
                     find_resumable_checkpoint, nonfinite_tensors)
 
@@ -12,6 +14,7 @@ __all__ = [
     'BaseTaskBalancer', 'PeriodicTaskBalancer', 'DynamicWeightAverage',
     'FixedTaskWeights', 'LossGrouper', 'LossPrioritization',
     'UncertaintyWeighting', 'TaskBalanceHook', 'MultiTaskVisualizationHook',
-    'SafeCheckpointHook', 'MultiTaskCheckHook', 'NonFiniteModelError', 'find_resumable_checkpoint',
-    'nonfinite_tensors', 'AtomicLocalBackend', 'atomic_write'
+    'SafeCheckpointHook', 'MultiTaskCheckHook', 'NonFiniteModelError',
+    'find_resumable_checkpoint', 'nonfinite_tensors', 'AtomicLocalBackend',
+    'atomic_write', 'GradientAuditHook', 'audit_gradients'
 ]

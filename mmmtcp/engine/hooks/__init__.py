@@ -1,4 +1,5 @@
 """Training hooks of mmmtcp."""
+from .gradient_audit_hook import GradientAuditHook
 from .multi_task_check_hook import MultiTaskCheckHook
 from .safe_checkpoint_hook import (NonFiniteModelError, SafeCheckpointHook,
                                    find_resumable_checkpoint,
@@ -8,5 +9,6 @@ from .visualization_hook import MultiTaskVisualizationHook
 
 __all__ = [
     'TaskBalanceHook', 'MultiTaskVisualizationHook', 'SafeCheckpointHook',
-    'NonFiniteModelError', 'MultiTaskCheckHook', 'find_resumable_checkpoint', 'nonfinite_tensors'
+    'NonFiniteModelError', 'MultiTaskCheckHook', 'find_resumable_checkpoint',
+    'nonfinite_tensors', 'GradientAuditHook'
 ]
