@@ -1,54 +1,62 @@
 """End-to-end demo on CPU: a seeded study of MT-CP against the plain
-multi-task baseline on procedurally generated scenes.
+multi-task baseline on procedurally generated scenes, in the regime of the
+released MT-CP code (every method starts from a trunk pretrained for
+segmentation).
 
 1. Writes the synthetic scene data set (NYUD-v2 layout) unless it is
    already there.
-2. Runs ``tools/analysis_tools/compare_methods.py`` with three methods and
-   three seeds: the plain baseline (same backbone and task decoders, no
-   CFM/SRM, losses summed), MT-CP without the Loss Prioritization Scheme,
-   and MT-CP (CFM, trace-back, LPS). Every run trains with
-   ``tools/train.py`` and is evaluated with ``tools/test.py`` (every task
-   metric and the cross-task coherence measures).
-3. Prints the mean ± std table, the delta_m of each MT-CP variant against
-   the baseline paired by seed, the coherence measures and whether
-   MT-CP's gain is larger than the seed-to-seed spread.
+2. Pretrains the trunk (the backbone) on segmentation of *other* synthetic
+   scenes with ``tools/pretrain_trunk.py``, once: the trunk is cached,
+   keyed by its config (``--scratch`` skips this and trains every method
+   from scratch).
+3. Runs ``tools/analysis_tools/compare_methods.py``: MT-CP in the setting
+   the README's study found best, and the plain baseline (same trunk and
+   task decoders, no CFM/SRM, losses summed), paired seeds. Every run trains
+   with ``tools/train.py`` from the trunk and is evaluated with
+   ``tools/test.py`` (every task metric and the cross-task coherence
+   measures).
+4. Prints the mean ± std table, the delta_m of MT-CP against the baseline
+   paired by seed, the coherence measures, and the verdict: a gain or a
+   loss larger than the seed-to-seed spread, or no conclusion.
 
 Usage:
-    python tools/demo.py [--work-dir work_dirs/demo] [--iters 140]
-        [--seeds 0 1 2] [--jobs 2]
+    python tools/demo.py [--work-dir work_dirs/demo] [--iters 560]
+        [--seeds 0 1 2] [--jobs 2] [--scratch]
 """
 import argparse
 import importlib.util
 import os
 import os.path as osp
+import shlex
 import sys
 import time
-from typing import List
+from typing import List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEFAULT_DATA_ROOT = 'data/synthetic_scenes_120x160'
+# the slowest runs first, so that two parallel jobs finish together
+MTCP = 'configs/mtcp/mtcp_demo_synthetic_no-lps.py'
+BASELINE = 'configs/baseline/mt_baseline_demo_synthetic.py'
+#: the trunk every method starts from (``tools/pretrain_trunk.py``)
+PRETRAIN = 'configs/pretrain/seg_resnet_tiny_synthetic.py'
 # the slowest runs first, so that two parallel jobs finish together
 METHODS = [
-    ('MT-CP', 'configs/mtcp/mtcp_demo_synthetic.py'),
-    ('MT-CP-no-LPS', 'configs/mtcp/mtcp_demo_synthetic_no-lps.py'),
-    ('baseline', 'configs/baseline/mt_baseline_demo_synthetic.py'),
+    ('MT-CP', MTCP, 'model.decode_head.refine=residual'),
+    ('baseline', BASELINE),
 ]
-# the ablation adds one MT-CP part at a time; runs of the same name and
-# settings are shared with the demo's study
+# the study of the README ("MT-CP as its authors ran it"): one change at a
+# time around MT-CP without LPS; runs of the same name and settings are
+# shared between studies of the same work dir
 ABLATION = [
-    ('baseline', 'configs/baseline/mt_baseline_demo_synthetic.py'),
-    ('MT-CP-CFM-only', 'configs/mtcp/mtcp_demo_synthetic_no-lps.py',
-     'model.decode_head.trace_levels=0'),
-    ('MT-CP-no-LPS', 'configs/mtcp/mtcp_demo_synthetic_no-lps.py'),
-    ('MT-CP', 'configs/mtcp/mtcp_demo_synthetic.py'),
-    ('MT-CP-contrastive',
-     'configs/contrastive/contrastive_mtcp_demo_synthetic.py'),
-    ('MT-CP-no-LPS-detached', 'configs/mtcp/mtcp_demo_synthetic_no-lps.py',
-     'model.decode_head.detach_branch=True'),
-    # the demo pools the affinity's sending positions by 2
-    # (attn_downsample=2); this is the exact affinity over all positions
-    ('MT-CP-no-LPS-full-affinity',
-     'configs/mtcp/mtcp_demo_synthetic_no-lps.py',
-     'model.decode_head.cfm.attn_downsample=1'),
+    ('gated', MTCP),
+    ('residual', MTCP, 'model.decode_head.refine=residual'),
+    ('control-side', BASELINE, 'model.decode_head.side_levels=2'),
+    ('gated-side0', MTCP, 'model.decode_head.side_loss_weight=0.0'),
+    ('gated-LPS', 'configs/mtcp/mtcp_demo_synthetic.py'),
+    ('reference-wiring', MTCP, 'model.decode_head.refine=reference'),
+    ('gated-g1', MTCP, 'model.decode_head.gate_init=1.0'),
+    ('gated-side0.1', MTCP, 'model.decode_head.side_loss_weight=0.1'),
+    ('baseline', BASELINE),
 ]
 COHERENCE = [('coherence.normal_depth_angle', 'normals vs depth (deg)'),
              ('coherence.edge_seg_F', 'edges vs seg. boundaries (F %)')]
@@ -57,13 +65,12 @@ COHERENCE = [('coherence.normal_depth_angle', 'normals vs depth (deg)'),
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='mmmtcp CPU demo')
     parser.add_argument('--work-dir', default='work_dirs/demo')
-    parser.add_argument('--data-root',
-                        default='data/synthetic_scenes_120x160')
+    parser.add_argument('--data-root', default=DEFAULT_DATA_ROOT)
     parser.add_argument('--height', type=int, default=120)
     parser.add_argument('--width', type=int, default=160)
     parser.add_argument('--num-train', type=int, default=200)
     parser.add_argument('--num-val', type=int, default=40)
-    parser.add_argument('--iters', type=int, default=140)
+    parser.add_argument('--iters', type=int, default=560)
     parser.add_argument('--batch-size', type=int, default=4)
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument(
@@ -71,15 +78,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--workers', type=int, default=0,
                         help='dataloader workers per run')
     parser.add_argument(
+        '--scratch', action='store_true',
+        help='train every method from scratch instead of from the '
+        'pretrained trunk')
+    parser.add_argument(
         '--ablation', action='store_true',
-        help='add MT-CP with the CFM only (no trace-back), MT-CP with the '
-        'contrastive regularizer, MT-CP without LPS whose branch does not '
-        'back-propagate into the decoders (detach_branch=True) and MT-CP '
-        'without LPS with the affinity over all positions '
-        '(attn_downsample=1): baseline, +CFM, +trace-back, +LPS, '
-        '+contrastive, detached, full affinity')
+        help="run the README's study instead: MT-CP without LPS with the "
+        'gated and residual refinements, the released wiring, other side '
+        'loss weights and gate starts, LPS, and the baseline with side '
+        'outputs on its decoders (the deep-supervision control)')
     parser.add_argument('--force', action='store_true',
                         help='retrain finished runs')
+    parser.add_argument(
+        '--pretrain-args', default='',
+        help='extra arguments of tools/pretrain_trunk.py, one quoted '
+        'string (e.g. "--num-train 8 --cfg-options train_cfg.max_iters=50")')
     parser.add_argument(
         '--verbose', action='store_true', help='show the full logs')
     return parser.parse_args(argv)
@@ -95,35 +108,67 @@ def load_tool():
     return module
 
 
-def study_argv(args: argparse.Namespace, data_root: str) -> List[str]:
-    """Command line of the study for the demo settings."""
+def study_argv(args: argparse.Namespace, data_root: str,
+               trunk: Optional[str] = None) -> List[str]:
+    """Command line of the study for the demo settings.
+
+    Only options that differ from the configs are passed (the batch size
+    and the data root when they are the configs' own), so that a study run
+    with the same options by hand is the same run definition.
+    """
     argv = []
     for method in (ABLATION if args.ablation else METHODS):
         argv += ['--method', *method]
-    opts = [
+    opts = [f'load_from={trunk}'] if trunk else []
+    opts += [
         f'train_cfg.max_iters={args.iters}',
         f'train_cfg.val_interval={args.iters + 1}',
         f'param_scheduler.0.end={args.iters}',
         f'default_hooks.checkpoint.interval={args.iters}',
-        f'train_dataloader.batch_size={args.batch_size}',
     ]
+    if args.batch_size != 4:
+        opts.append(f'train_dataloader.batch_size={args.batch_size}')
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if osp.abspath(data_root) != osp.join(ROOT, DEFAULT_DATA_ROOT):
+            opts.append(f'{loader}.dataset.data_root={data_root}')
         opts += [
-            f'{loader}.dataset.data_root={data_root}',
             f'{loader}.num_workers={args.workers}',
             f'{loader}.persistent_workers={args.workers > 0}',
         ]
+    regime = 'from scratch' if trunk is None else 'pretrained trunk'
     argv += [
         '--seeds', *map(str, args.seeds), '--reference', 'baseline',
         '--work-dir', args.work_dir, '--jobs', str(args.jobs),
-        '--title', f'synthetic scenes, {args.iters} iterations, seeds '
-        f'{args.seeds}', '--cfg-options', *opts
+        '--title', f'synthetic scenes, {regime}, {args.iters} iterations, '
+        f'seeds {args.seeds}', '--cfg-options', *opts
     ]
     if args.force:
         argv.append('--force')
     if args.verbose:
         argv.append('--verbose')
     return argv
+
+
+def pretrained_trunk(args: argparse.Namespace) -> str:
+    """Path of the cached pretrained trunk (pretrained on first use)."""
+    spec = importlib.util.spec_from_file_location(
+        'pretrain_trunk', osp.join(ROOT, 'tools', 'pretrain_trunk.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    options = [
+        f'{loader}.{key}'
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader')
+        for key in (f'num_workers={args.workers}',
+                    f'persistent_workers={args.workers > 0}')
+    ]
+    extra = shlex.split(args.pretrain_args)
+    if '--cfg-options' in extra:  # one list of overrides, the user's last
+        i = extra.index('--cfg-options') + 1
+        extra[i:i] = options
+    else:
+        extra += ['--cfg-options', *options]
+    return module.main([PRETRAIN, *extra])
 
 
 def main(argv=None) -> dict:
@@ -151,7 +196,8 @@ def main(argv=None) -> dict:
     else:
         print(f'[demo] using the synthetic scenes in {data_root}', flush=True)
 
-    out = load_tool().main(study_argv(args, data_root))
+    trunk = None if args.scratch else pretrained_trunk(args)
+    out = load_tool().main(study_argv(args, data_root, trunk))
     summary, paired = out['summary'], out['paired_delta_m']
     methods = ABLATION if args.ablation else METHODS
     print('\nCross-task coherence (mean ± std over seeds; the ground truth '

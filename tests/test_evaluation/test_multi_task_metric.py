@@ -184,6 +184,12 @@ def test_delta_m_signs():
     # mean 22 (-10 %), within_30 72 (-10 %)
     assert worse.delta_m(dict(normals=dict(mean=22.0, within_30=72.0))) == \
         pytest.approx(-10)
+    # a relative gain against a reference of 0 is undefined, not an error
+    # (the study tool pairs runs whose measures can be 0)
+    from mmmtcp.evaluation.metrics.multi_task_metric import multi_task_gain
+    assert math.isnan(
+        multi_task_gain(dict(semseg=dict(mIoU=0.0), depth=dict(rmse=1.0)),
+                        dict(semseg=dict(mIoU=0.0), depth=dict(rmse=1.0))))
     with pytest.raises(ValueError, match="baselines has task 'edge'"):
         MultiTaskMetric(tasks=['semseg'], baselines=dict(edge=70.0))
     with pytest.raises(ValueError, match="unknown metric 'acc'"):

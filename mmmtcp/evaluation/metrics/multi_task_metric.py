@@ -574,7 +574,9 @@ def multi_task_gain(per_task: Mapping[str, Mapping[str, float]],
     Returns:
         float: ``100 / T * sum_t (-1)^{l_t} (M_t - S_t) / S_t`` with
         ``l_t = 1`` for the metrics the task's kind lists in
-        ``lower_is_better``.
+        ``lower_is_better``; NaN when a reference value is 0 (a relative
+        gain against nothing is undefined, e.g. an mIoU of 0 after a few
+        iterations).
     """
     gains = []
     for task, base in baselines.items():
@@ -582,6 +584,7 @@ def multi_task_gain(per_task: Mapping[str, Mapping[str, float]],
         for name, ref in base.items():
             value = per_task[task][name]
             sign = -1.0 if lower_is_better(task, name) else 1.0
-            terms.append(sign * (value - ref) / ref)
+            terms.append(sign * (value - ref) / ref if ref != 0 else
+                         float('nan'))
         gains.append(np.mean(terms))
     return float(np.mean(gains)) * 100
