@@ -27,7 +27,7 @@ def test_demo_end_to_end(tmp_path, capsys):
         '--jobs', '2', '--pretrain-args', pretrain
     ])
     text = capsys.readouterr().out
-    assert set(out['summary']) == {'baseline', 'MT-CP'}
+    assert set(out['summary']) == {'baseline', 'gated-side0'}
     data = json.loads((work_dir / 'results.json').read_text())
     # every run starts from the pretrained trunk, cached under --cache-dir
     trunks = list(cache.glob('seg_resnet_tiny_synthetic-*/trunk.pth'))
@@ -47,11 +47,13 @@ def test_demo_end_to_end(tmp_path, capsys):
                         'coherence.edge_seg_F', 'train_time'):
                 assert key in run, (name, key)
         assert out['summary'][name]['train_time']['n'] == 2
-    assert out['paired_delta_m']['MT-CP']['n'] == 2
+    assert out['paired_delta_m']['gated-side0']['n'] == 2
     assert 'delta_m (%) ↑ vs baseline' in text
-    assert 'MT-CP: delta_m' in text and 'MT-CP vs baseline: delta_m' in text
+    assert 'gated-side0: delta_m' in text
+    assert 'gated-side0 vs baseline: delta_m' in text
+    assert 'gated-side0: MT-CP without LPS and without side losses' in text
     assert 'normals vs depth (deg)' in text and 'ground truth' in text
-    assert 'MT-CP seed 1: train    2/2' in text
+    assert 'gated-side0 seed 1: train    2/2' in text
     assert set(data['runs']) == set(out['summary'])
     assert (work_dir / 'results.md').read_text().startswith('Seeds [0, 1]')
     assert (work_dir / 'results.png').is_file()
