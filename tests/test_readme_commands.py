@@ -25,10 +25,11 @@ COVERED = {
     'test_tools/test_readme_environment.py::'
     'test_activate_then_tools_run_as_written',
     'python tools/train.py configs/mtcp/mtcp_demo_synthetic.py': 'make demo',
-    # the 200-iteration study and the example study: the study tool
-    'python tools/analysis_tools/compare_methods.py --work-dir '
-    'work_dirs/study_200it': 'test_tools/test_compare_methods.py::'
-    'test_tool_trains_tests_and_resumes',
+    # the study in the pretrained regime: the trunk, the learning curve
+    'TRUNK=$(python tools/pretrain_trunk.py':
+    'test_tools/test_pretrain_trunk.py::test_trunk_holds_the_backbone_only',
+    'python tools/train.py configs/baseline/mt_baseline_demo_synthetic.py':
+    'test_tools/test_demo.py::test_demo_end_to_end',
     'python tools/analysis_tools/compare_methods.py':
     'test_tools/test_compare_methods.py::test_tool_trains_tests_and_resumes',
     'python tools/train.py configs/mtcp/mtcp_vitl_nyud.py':
