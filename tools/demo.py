@@ -117,14 +117,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_tool():
-    """The study tool, imported from its file."""
+def load_tool(path: str = 'tools/analysis_tools/compare_methods.py'):
+    """A tool of this checkout (by default the study tool), imported from
+    its file."""
     spec = importlib.util.spec_from_file_location(
-        'compare_methods',
-        osp.join(ROOT, 'tools', 'analysis_tools', 'compare_methods.py'))
+        osp.splitext(osp.basename(path))[0], osp.join(ROOT, path))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def loader_options(args: argparse.Namespace,
+                   data_root: Optional[str] = None) -> List[str]:
+    """``--cfg-options`` of the three data loaders: the data root (when
+    given) and the workers, loader by loader."""
+    opts = []
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if data_root is not None:
+            opts.append(f'{loader}.dataset.data_root={data_root}')
+        opts += [
+            f'{loader}.num_workers={args.workers}',
+            f'{loader}.persistent_workers={args.workers > 0}',
+        ]
+    return opts
 
 
 def study_argv(args: argparse.Namespace, data_root: str,
@@ -147,13 +162,9 @@ def study_argv(args: argparse.Namespace, data_root: str,
     ]
     if args.batch_size != 4:
         opts.append(f'train_dataloader.batch_size={args.batch_size}')
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        if osp.abspath(data_root) != osp.join(ROOT, DEFAULT_DATA_ROOT):
-            opts.append(f'{loader}.dataset.data_root={data_root}')
-        opts += [
-            f'{loader}.num_workers={args.workers}',
-            f'{loader}.persistent_workers={args.workers > 0}',
-        ]
+    default_root = osp.abspath(data_root) == osp.join(ROOT,
+                                                      DEFAULT_DATA_ROOT)
+    opts += loader_options(args, None if default_root else data_root)
     regime = 'from scratch' if trunk is None else 'pretrained trunk'
     argv += [
         '--seeds', *map(str, args.seeds), '--reference', 'baseline',
@@ -170,24 +181,14 @@ def study_argv(args: argparse.Namespace, data_root: str,
 
 def pretrained_trunk(args: argparse.Namespace) -> str:
     """Path of the cached pretrained trunk (pretrained on first use)."""
-    spec = importlib.util.spec_from_file_location(
-        'pretrain_trunk', osp.join(ROOT, 'tools', 'pretrain_trunk.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    options = [
-        f'{loader}.{key}'
-        for loader in ('train_dataloader', 'val_dataloader',
-                       'test_dataloader')
-        for key in (f'num_workers={args.workers}',
-                    f'persistent_workers={args.workers > 0}')
-    ]
+    options = loader_options(args)
     extra = shlex.split(args.pretrain_args)
     if '--cfg-options' in extra:  # one list of overrides, the user's last
         i = extra.index('--cfg-options') + 1
         extra[i:i] = options
     else:
         extra += ['--cfg-options', *options]
-    return module.main([PRETRAIN, *extra])
+    return load_tool('tools/pretrain_trunk.py').main([PRETRAIN, *extra])
 
 
 def main(argv=None) -> dict:

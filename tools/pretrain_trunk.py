@@ -73,7 +73,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _resolved_config(config: str, options: List[str]):
+def resolved_config(config: str, options: List[str]):
+    """The config with ``--cfg-options`` (``KEY=VALUE`` strings) applied."""
     from mmengine.config import Config, DictAction
     cfg = Config.fromfile(config)
     if options:
@@ -83,16 +84,16 @@ def _resolved_config(config: str, options: List[str]):
     return cfg
 
 
-def trunk_key(args: argparse.Namespace) -> str:
+def trunk_key(cfg, args: argparse.Namespace) -> str:
     """Digest of the resolved config and the scene settings.
 
     Args:
+        cfg (Config): The resolved pretraining config.
         args (argparse.Namespace): Parsed arguments.
 
     Returns:
         str: 16 hex digits.
     """
-    cfg = _resolved_config(args.config, args.cfg_options)
     text = json.dumps(
         dict(config=cfg.pretty_text, num_train=args.num_train,
              num_val=args.num_val, height=args.height, width=args.width,
@@ -139,12 +140,12 @@ def _scenes(args: argparse.Namespace) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
     args.config = osp.abspath(args.config)
-    cfg = _resolved_config(args.config, args.cfg_options)
+    cfg = resolved_config(args.config, args.cfg_options)
     prefixes = tuple(
         p if p.endswith('.') else p + '.'
         for p in cfg.get('trunk_prefixes', DEFAULT_PREFIXES))
     name = osp.splitext(osp.basename(args.config))[0]
-    out_dir = osp.join(args.cache_dir, f'{name}-{trunk_key(args)}')
+    out_dir = osp.join(args.cache_dir, f'{name}-{trunk_key(cfg, args)}')
     out = osp.join(out_dir, 'trunk.pth')
     if osp.isfile(out) and not args.force:
         print(f'[pretrain_trunk] cached: {out}', flush=True)

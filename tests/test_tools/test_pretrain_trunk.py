@@ -69,9 +69,10 @@ def test_second_call_reuses_the_cached_trunk(trunk):
                             '--cfg-options', *OPTIONS])
     other = tool.parse_args([CONFIG, '--cache-dir', str(cache), *TINY,
                              '--seed', '1', '--cfg-options', *OPTIONS])
-    assert tool.trunk_key(args) == osp.basename(
+    cfg = tool.resolved_config(CONFIG, args.cfg_options)
+    assert tool.trunk_key(cfg, args) == osp.basename(
         osp.dirname(path)).rsplit('-', 1)[1]
-    assert tool.trunk_key(other) != tool.trunk_key(args)
+    assert tool.trunk_key(cfg, other) != tool.trunk_key(cfg, args)
 
 
 def test_a_study_model_starts_from_the_trunk(trunk, tmp_path):
