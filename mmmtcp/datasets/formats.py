@@ -55,6 +55,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from mmmtcp.utils.boundary_maps import relabel_regions, seg2bmap
 from mmmtcp.utils.thinning import thin
 
 IGNORE = 255
@@ -465,21 +466,32 @@ def read_pascal_label_map(path: str) -> np.ndarray:
     return np.asarray(mat['LabelMap'])
 
 
-def read_pascal_edge_mat(path: str, **kwargs) -> np.ndarray:
-    """Boundaries of the ``LabelMap`` as the protocol's loaders compute
-    them: pixels where the Laplacian of the label map is non-zero, thinned to
-    one pixel width with the ``bwmorph``-style thinning of
-    ``skimage.morphology.thin`` (:func:`mmmtcp.utils.thinning.thin`, the
-    thinning the boundary metric applies to predictions).
+def read_pascal_edge_mat(path: str, boundaries: str = 'laplacian',
+                         **kwargs) -> np.ndarray:
+    """Boundaries of the ``LabelMap``.
+
+    ``'laplacian'``: as the protocol's training loaders compute them, pixels
+    where the Laplacian of the label map is non-zero, thinned to one pixel
+    width with the ``bwmorph``-style thinning of ``skimage.morphology.thin``
+    (:func:`mmmtcp.utils.thinning.thin`, the thinning the boundary metric
+    applies to predictions). ``'seg2bmap'``: as the SEISM benchmark draws
+    the ground truth it evaluates against,
+    ``thin(seg2bmap(relabel(LabelMap)))``.
 
     Args:
         path (str): ``pascal-context/trainval/<id>.mat``.
+        boundaries (str): ``'laplacian'`` or ``'seg2bmap'``.
 
     Returns:
         np.ndarray: ``H x W`` uint8 map, 1 on boundaries.
     """
-    label_map = read_pascal_label_map(path).astype(np.float64)
-    lap = cv2.Laplacian(label_map, cv2.CV_64F)
+    label_map = read_pascal_label_map(path)
+    if boundaries == 'seg2bmap':
+        return thin(seg2bmap(relabel_regions(label_map))).astype(np.uint8)
+    if boundaries != 'laplacian':
+        raise ValueError(f"boundaries must be 'laplacian' or 'seg2bmap', "
+                         f'got {boundaries!r} (reading {path})')
+    lap = cv2.Laplacian(label_map.astype(np.float64), cv2.CV_64F)
     return thin(np.abs(lap) > 0).astype(np.uint8)
 
 

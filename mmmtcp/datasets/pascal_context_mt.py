@@ -50,10 +50,15 @@ class PascalContextMTDataset(MultiTaskBaseDataset):
       8 or 16 bit PNG; an RGB PNG only when its channels are identical. A
       value ``>= len(metainfo['classes'])`` (21) other than 255 is an error
       naming the file and the value.
-    - edge: pixels where ``cv2.Laplacian(LabelMap) != 0``, thinned to one
-      pixel with the reference's thinning (``skimage.morphology.thin``,
-      MATLAB's ``bwmorph(.., 'thin', Inf)``), implemented by
-      :func:`mmmtcp.utils.thinning.thin`.
+    - edge: for training (``edge_gt='laplacian'``), pixels where
+      ``cv2.Laplacian(LabelMap) != 0``, thinned to one pixel with the
+      reference's thinning (``skimage.morphology.thin``, MATLAB's
+      ``bwmorph(.., 'thin', Inf)``), implemented by
+      :func:`mmmtcp.utils.thinning.thin`; for evaluation
+      (``edge_gt='seg2bmap'``, the default in test mode), the ground truth
+      of the SEISM boundary benchmark, ``thin(seg2bmap(LabelMap))``
+      (:func:`mmmtcp.utils.boundary_maps.seg2bmap`), so the metric runs
+      with ``edge_gt_boundaries=False``.
     - human_parts: for each object of class 15 (person) with parts, the part
       masks painted with the group of their name (head = hair, head, ears,
       eyebrows, eyes, mouth, nose -> 1; neck, torso -> 2; upper arms -> 3;
@@ -88,6 +93,10 @@ class PascalContextMTDataset(MultiTaskBaseDataset):
             ``human_parts`` is the only task, like the reference loaders.
         normal_signs (Sequence[float], optional): Per-axis sign applied to
             the stored normals. Defaults to None.
+        edge_gt (str, optional): ``'laplacian'`` (the training target of the
+            reference loaders) or ``'seg2bmap'`` (the ground truth of the
+            SEISM evaluation). Defaults to ``'seg2bmap'`` in test mode and
+            ``'laplacian'`` otherwise.
         **kwargs: Other arguments of :class:`mmseg.datasets.BaseSegDataset`.
     """
 
@@ -107,7 +116,14 @@ class PascalContextMTDataset(MultiTaskBaseDataset):
                  parts_cache_file: Optional[str] = 'ImageSets/Parts/{split}.txt',
                  drop_images_without_parts: Optional[bool] = None,
                  normal_signs: Optional[Sequence[float]] = None,
+                 edge_gt: Optional[str] = None,
                  **kwargs) -> None:
+        if edge_gt is None:
+            edge_gt = 'seg2bmap' if kwargs.get('test_mode') else 'laplacian'
+        if edge_gt not in ('laplacian', 'seg2bmap'):
+            raise ValueError("PascalContextMTDataset: `edge_gt` must be "
+                             f"'laplacian' or 'seg2bmap', got {edge_gt!r}")
+        self.edge_gt = edge_gt
         if normal_signs is not None and len(normal_signs) != 3:
             raise ValueError('PascalContextMTDataset: `normal_signs` needs 3 '
                              f'values, got {normal_signs}')
@@ -216,7 +232,8 @@ class PascalContextMTDataset(MultiTaskBaseDataset):
                 if self.normal_signs is not None:
                     info['normals']['normal_signs'] = self.normal_signs
             if 'edge' in self.tasks:
-                info['edge'] = dict(path=labelmap, format='pascal_edge_mat')
+                info['edge'] = dict(path=labelmap, format='pascal_edge_mat',
+                                    boundaries=self.edge_gt)
             for task in self.tasks:
                 if task not in self.METAINFO['tasks']:
                     info[task] = self._extra_task_info(task, sample_id, files)

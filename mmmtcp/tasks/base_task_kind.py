@@ -150,6 +150,12 @@ class BaseTaskKind:
         """Data-set metrics from the summed statistics."""
         raise self._missing('summarize')
 
+    def reported_names(self, **ctx) -> Tuple[str, ...]:
+        """Names of the metrics :meth:`summarize` returns under the metric
+        settings ``ctx`` (:attr:`metric_names` unless a setting renames
+        them)."""
+        return tuple(self.metric_names)
+
     def unpack(self, data: np.ndarray) -> np.ndarray:
         """``H x W`` (or ``H x W x C``) array of a packed ``(C, H, W)``
         map."""

@@ -6,17 +6,23 @@ prediction with it (:mod:`mmmtcp.evaluation.functional.boundary`, as the
 SEISM code does), and the PASCAL-Context boundary ground truth is thinned
 with it (:func:`mmmtcp.datasets.formats.read_pascal_edge_mat`, as the
 protocol's loaders do with ``skimage.morphology.thin``).
+
+It is compiled with numba rather than taken from scikit-image: the result is
+the same (tests compare the two), but the boundary protocol thins about a
+hundred maps per image and ``skimage.morphology.thin`` re-scans the whole
+image in every pass (measured at 480 x 640: 0.03-0.24 s per map for
+scikit-image, under 1 ms per map here after non-maximum suppression).
 """
 from typing import Tuple
 
 import numpy as np
+from numba import njit
 
 __all__ = ['thin']
 
-# Neighbour offsets (row, col) in the order of MATLAB's bwmorph 'thin'
-# documentation: x1 = east, then counter-clockwise (x2 = north-east, ...).
-_NEIGHBOURS = ((0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1), (1, 0),
-               (1, 1))
+# Bit k of a neighbourhood code is x_{k+1} in the order of MATLAB's bwmorph
+# 'thin' documentation: x1 = east, then counter-clockwise (x2 = north-east,
+# x3 = north, ..., x8 = south-east).
 
 
 def _thin_luts() -> Tuple[np.ndarray, np.ndarray]:
@@ -51,16 +57,71 @@ def _thin_luts() -> Tuple[np.ndarray, np.ndarray]:
 _LUT1, _LUT2 = _thin_luts()
 
 
+@njit(cache=True, nogil=True)
+def _thin_inplace(img, lut1, lut2):
+    """Parallel two-sub-iteration thinning of a zero-padded map, in place.
+
+    Each sub-iteration decides on every foreground pixel from the map as it
+    was before the sub-iteration, then deletes; only pixels still in the
+    foreground are examined again.
+    """
+    h, w = img.shape
+    count = 0
+    for y in range(1, h - 1):
+        for x in range(1, w - 1):
+            if img[y, x]:
+                count += 1
+    ys = np.empty(count, np.int64)
+    xs = np.empty(count, np.int64)
+    i = 0
+    for y in range(1, h - 1):
+        for x in range(1, w - 1):
+            if img[y, x]:
+                ys[i] = y
+                xs[i] = x
+                i += 1
+    delete = np.zeros(count, np.bool_)
+    n = count
+    while True:
+        changed = False
+        for sub in range(2):
+            lut = lut1 if sub == 0 else lut2
+            any_delete = False
+            for i in range(n):
+                y = ys[i]
+                x = xs[i]
+                # x1 = east, then counter-clockwise
+                code = (img[y, x + 1] * 1 + img[y - 1, x + 1] * 2
+                        + img[y - 1, x] * 4 + img[y - 1, x - 1] * 8
+                        + img[y, x - 1] * 16 + img[y + 1, x - 1] * 32
+                        + img[y + 1, x] * 64 + img[y + 1, x + 1] * 128)
+                delete[i] = lut[code]
+                if delete[i]:
+                    any_delete = True
+            if not any_delete:
+                continue
+            changed = True
+            k = 0
+            for i in range(n):
+                if delete[i]:
+                    img[ys[i], xs[i]] = False
+                else:
+                    ys[k] = ys[i]
+                    xs[k] = xs[i]
+                    k += 1
+            n = k
+        if not changed:
+            break
+
+
 def thin(mask: np.ndarray) -> np.ndarray:
     """Thin a binary map to one-pixel-wide curves (``bwmorph(.., 'thin',
     Inf)``).
 
     Pixels outside the image count as background. The result equals the
-    parallel two-sub-iteration algorithm applied until nothing changes; only
-    foreground pixels with a 4-connected background neighbour (the only ones
-    the conditions can delete) are examined in each pass, so the cost grows
-    with the number of removed pixels rather than with the image size times
-    the number of passes.
+    parallel two-sub-iteration algorithm applied until nothing changes
+    (compiled with numba: the boundary protocol thins about a hundred maps
+    per image).
 
     Args:
         mask (np.ndarray): ``H x W`` binary map.
@@ -68,32 +129,9 @@ def thin(mask: np.ndarray) -> np.ndarray:
     Returns:
         np.ndarray: ``H x W`` bool thinned map.
     """
-    img = np.pad(np.asarray(mask, dtype=bool), 1)
-    width = img.shape[1]
-    flat = img.reshape(-1)
-    offsets = [dr * width + dc for dr, dc in _NEIGHBOURS]
-    fg = np.flatnonzero(flat)
-    inner = (flat[fg + 1] & flat[fg - 1] & flat[fg + width]
-             & flat[fg - width])
-    border = fg[~inner]
-    while True:
-        changed = False
-        for lut in (_LUT1, _LUT2):
-            if border.size == 0:
-                break
-            code = np.zeros(border.shape, dtype=np.uint8)
-            for k, off in enumerate(offsets):
-                code |= flat[border + off].astype(np.uint8) << k
-            delete = lut[code]
-            if not delete.any():
-                continue
-            removed = border[delete]
-            flat[removed] = False
-            changed = True
-            exposed = np.concatenate(
-                (removed + 1, removed - 1, removed + width, removed - width))
-            exposed = exposed[flat[exposed]]
-            border = np.union1d(border[~delete], exposed)
-        if not changed:
-            break
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise ValueError(f'thin expects a 2-D map, got shape {mask.shape}')
+    img = np.pad(mask.astype(bool), 1)
+    _thin_inplace(img, _LUT1, _LUT2)
     return img[1:-1, 1:-1].copy()

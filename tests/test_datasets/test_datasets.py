@@ -142,6 +142,35 @@ def test_pascal_all_tasks(pascal_root):
     assert cache == {'p1': [15, 12], 'p2': [-1, 8]}
 
 
+def test_pascal_edges_for_training_and_for_evaluation(pascal_root):
+    """Training reads the reference loaders' thinned Laplacian; test mode
+    reads the ground truth of the SEISM benchmark,
+    thin(seg2bmap(relabel(LabelMap)))."""
+    from mmmtcp.datasets.formats import read_pascal_label_map
+    from mmmtcp.utils.boundary_maps import relabel_regions, seg2bmap
+    from mmmtcp.utils.thinning import thin
+    root, refs = pascal_root
+    kw = dict(type='PascalContextMTDataset', data_root=root, pipeline=LOAD,
+              tasks=['edge'])
+    train = build(dict(kw))
+    test = build(dict(kw, test_mode=True))
+    forced = build(dict(kw, test_mode=True, edge_gt='laplacian'))
+    label_map = refs['p1']['label_map']
+    np.testing.assert_array_equal(
+        read_pascal_label_map(train.get_data_info(0)['ann_info']['edge']
+                              ['path']), label_map)
+    lap = cv2.Laplacian(label_map.astype(np.float64), cv2.CV_64F)
+    np.testing.assert_array_equal(train[0]['gt_edge_map'],
+                                  thin(lap != 0).astype(np.uint8))
+    protocol = thin(seg2bmap(relabel_regions(label_map))).astype(np.uint8)
+    np.testing.assert_array_equal(test[0]['gt_edge_map'], protocol)
+    np.testing.assert_array_equal(forced[0]['gt_edge_map'],
+                                  train[0]['gt_edge_map'])
+    assert not np.array_equal(protocol, train[0]['gt_edge_map'])
+    with pytest.raises(ValueError, match='edge_gt'):
+        build(dict(kw, edge_gt='canny'))
+
+
 def test_pascal_parts_only_drops_images_without_person(pascal_root):
     root, _ = pascal_root
     # p2 has a person object (without parts) -> kept as in the reference;

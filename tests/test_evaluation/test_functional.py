@@ -6,8 +6,8 @@ import pytest
 from scipy import ndimage
 
 from mmmtcp.evaluation.functional import (
-    ANGLE_BIN_WIDTH, angular_error, boundary_match_counts, depth_stats,
-    dilate_disk, edge_stats, histogram_median, label_boundaries, label_stats,
+    ANGLE_BIN_WIDTH, angular_error, boundary_match_counts, correspond_counts,
+    depth_stats, dilate_disk, edge_stats, histogram_median, label_boundaries, label_stats,
     normal_stats, normals_from_depth, saliency_stats, sum_stats,
     summarize_depth, summarize_edges, summarize_labels, summarize_normals,
     summarize_saliency, thin, thresholds_between)
@@ -159,14 +159,21 @@ def test_boundary_tolerance_on_shifted_edges():
     partial = _line(shape, 10) * 0.8
     partial[25:35, 10] = 0
     partial[25:35, 14] = 0.8
-    out = summarize_edges(edge_stats(partial, gt, 1.5 / diag, thr))
-    # 20 of 30 predicted pixels match; 21 of 30 gt pixels are recalled (the
-    # gt pixel at row 25 is 1 px from the prediction at row 24)
+    plain = dict(nms=False, gt_boundaries=False)
+    out = summarize_edges(edge_stats(partial, gt, 1.5 / diag, thr, **plain))
+    # one-to-one: 20 of 30 predicted pixels match 20 of 30 gt pixels
+    assert out['odsF'] == pytest.approx(100 * 20 / 30)
+    # any partner: the gt pixel at row 25 is also "recalled" by the
+    # prediction at row 24, which already matched the gt pixel at row 24
+    dilate = summarize_edges(edge_stats(partial, gt, 1.5 / diag, thr,
+                                        matcher='dilate', **plain))
     precision, recall = 20 / 30, 21 / 30
-    assert out['odsF'] == pytest.approx(
+    assert dilate['odsF'] == pytest.approx(
         100 * 2 * precision * recall / (precision + recall))
     counts = boundary_match_counts(partial > 0, gt.astype(bool), 1.5)
     assert counts == (20, 30, 21, 30)
+    assert correspond_counts(partial > 0, gt.astype(bool), 1.5) == (
+        20, 30, 20, 30)
 
 
 def test_thick_prediction_is_thinned_and_ignore_pixels_dropped():

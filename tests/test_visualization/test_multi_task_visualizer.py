@@ -211,9 +211,12 @@ def test_hook_in_test_loop(tmp_path):
             batch_size=2,
             num_workers=0),
         test_cfg=dict(type='TestLoop'),
+        # a copy of the gt scores 100 without the protocol's border fading
+        # and gt boundary redraw (tested in test_boundary_protocol.py)
         test_evaluator=dict(type='MultiTaskMetric', tasks=list(TASKS),
                             coherence=True, num_thresholds=9,
-                            edge_tolerance=0.03),
+                            edge_tolerance=0.03, edge_nms=False,
+                            edge_gt_boundaries=False),
         default_hooks=dict(visualization=dict(
             type='MultiTaskVisualizationHook', draw=True,
             test_out_dir='vis')),

@@ -47,5 +47,7 @@ val_dataloader = dict(
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(
-    type='MultiTaskMetric', tasks=tasks, edge_tolerance=0.0075)
+    type='MultiTaskMetric', tasks=tasks, edge_tolerance=0.0075,
+    # the data set supplies thin(seg2bmap(LabelMap)) in test mode
+    edge_gt_boundaries=False)
 test_evaluator = val_evaluator

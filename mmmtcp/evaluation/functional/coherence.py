@@ -17,7 +17,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from mmmtcp.utils.geometry import angular_error, normals_from_depth
-from .boundary import boundary_match_counts, label_boundaries, thin
+from .boundary import label_boundaries, match_counts, thin
 from .dense import NONFINITE_LABEL, WORST_ANGLE, nonfinite_labels
 
 
@@ -94,7 +94,8 @@ def edge_seg_stats(edge: np.ndarray,
                    max_dist: float,
                    edge_threshold: Optional[float] = 0.5,
                    ignore_index: Optional[int] = None,
-                   valid: Optional[np.ndarray] = None) -> dict:
+                   valid: Optional[np.ndarray] = None,
+                   matcher: str = 'correspond') -> dict:
     """Matching counts between a boundary map and a label map's boundaries.
 
     Non-finite inputs count as disagreement, as in :func:`edge_stats`: a
@@ -116,6 +117,8 @@ def edge_seg_stats(edge: np.ndarray,
         ignore_index (int, optional): Unknown label.
         valid (np.ndarray, optional): ``H x W`` bool; pixels outside are
             removed from both maps.
+        matcher (str): ``'correspond'`` (one-to-one, as the boundary
+            metric) or ``'dilate'`` (any partner within ``max_dist``).
 
     Returns:
         dict: ``counts``: ``(cnt_p, sum_p, cnt_r, sum_r)`` with the edge map
@@ -143,7 +146,7 @@ def edge_seg_stats(edge: np.ndarray,
         edge_b = edge_b & valid
         seg_b = seg_b & valid
     counts = np.asarray(
-        boundary_match_counts(edge_b, seg_b, max_dist), dtype=np.int64)
+        match_counts(edge_b, seg_b, max_dist, matcher), dtype=np.int64)
     n_edge = int((bad_edge & inside).sum())
     n_label = int((bad_label & inside).sum())
     counts[1] += n_edge

@@ -40,10 +40,13 @@ from typing import Dict, Iterable, List, Optional
 
 import numpy as np
 
+from mmmtcp.utils.boundary_maps import seg2bmap
 from mmmtcp.utils.geometry import angular_error
 from mmmtcp.utils.tasks import NONFINITE_LABEL
+from mmmtcp.utils.thinning import thin
 from .boundary import (boundary_pr_counts, f_measure, pr_from_counts,
                        tolerance_in_pixels)
+from .edge_nms import edge_nms, quantize_uint8
 
 Stats = Dict[str, np.ndarray]
 
@@ -391,16 +394,31 @@ def edge_stats(prob: np.ndarray,
                gt: np.ndarray,
                tolerance: float,
                thresholds: np.ndarray,
-               ignore_index: int = 255) -> Stats:
-    """Boundary matching counts of one image at all thresholds.
+               ignore_index: int = 255,
+               matcher: str = 'correspond',
+               nms: bool = True,
+               gt_boundaries: bool = True) -> Stats:
+    """Boundary matching counts of one image at all thresholds, as the SEISM
+    protocol computes them from the image's saved prediction.
 
-    A non-finite probability (NaN, +inf, -inf) on a valid pixel is never a
-    boundary candidate, so it neither matches nor recalls a ground-truth
-    pixel, and it counts as an unmatched predicted boundary pixel (a false
-    positive) at every threshold: it lowers precision at every threshold
-    and cannot raise recall. (``1 - gt`` would not be the worst value here:
-    thinning and the matching tolerance can turn false positives next to a
-    ground-truth boundary into hits.)
+    The steps (each in the protocol's code; see
+    :class:`~mmmtcp.evaluation.MultiTaskMetric`):
+
+    1. the probability is quantized as its uint8 PNG stores it
+       (:func:`.edge_nms.quantize_uint8`);
+    2. with ``nms``, non-maximum suppression along the boundary normal
+       (:func:`.edge_nms.edge_nms`, SEISM's ``read_one_cont_png``);
+    3. with ``gt_boundaries``, the ground truth becomes
+       ``thin(seg2bmap(gt))`` (SEISM's ``edgesEvalImg``);
+    4. per threshold: ``> t``, thinned, matched with ``matcher``.
+
+    A non-finite probability on a valid pixel is never a boundary candidate,
+    so it neither matches nor recalls a ground-truth pixel, and it counts as
+    an unmatched predicted boundary pixel (a false positive) at every
+    threshold: it lowers precision at every threshold and cannot raise
+    recall. (``1 - gt`` would not be the worst value here: thinning and the
+    matching tolerance can turn false positives next to a ground-truth
+    boundary into hits.)
 
     Args:
         prob (np.ndarray): ``H x W`` boundary probability.
@@ -409,6 +427,9 @@ def edge_stats(prob: np.ndarray,
         tolerance (float): Matching distance as a fraction of the diagonal.
         thresholds (np.ndarray): Thresholds.
         ignore_index (int): Ground-truth label of unevaluated pixels.
+        matcher (str): ``'correspond'`` or ``'dilate'``.
+        nms (bool): Suppress non-maxima before thresholding.
+        gt_boundaries (bool): Take ``thin(seg2bmap(gt))`` as ground truth.
 
     Returns:
         dict: ``counts`` (``N x 4``: matched / total predicted pixels,
@@ -421,9 +442,14 @@ def edge_stats(prob: np.ndarray,
     prob = np.asarray(prob, dtype=np.float64)
     bad = ~np.isfinite(prob) & valid
     max_dist = tolerance_in_pixels(gt.shape, tolerance)
-    counts = boundary_pr_counts(
-        np.where(bad, -np.inf, prob), (gt == 1) & valid, max_dist,
-        thresholds, valid=valid)
+    edge = quantize_uint8(np.where(np.isfinite(prob) & valid, prob, 0.))
+    if nms:
+        edge = edge_nms(edge)
+    gt_b = (gt == 1) & valid
+    if gt_boundaries:
+        gt_b = thin(seg2bmap(gt_b)) & valid
+    counts = boundary_pr_counts(edge, gt_b, max_dist, thresholds,
+                                valid=valid, matcher=matcher)
     counts[:, 1] += int(bad.sum())
     precision, recall = pr_from_counts(counts)
     best = int(np.argmax(f_measure(precision, recall)))
@@ -434,14 +460,16 @@ def edge_stats(prob: np.ndarray,
     }
 
 
-def summarize_edges(stats: Stats) -> Dict[str, float]:
+def summarize_edges(stats: Stats, suffix: str = '') -> Dict[str, float]:
     """odsF (best threshold of the summed counts) and oisF (counts at each
-    image's best threshold, summed), in percent."""
+    image's best threshold, summed), in percent, as ``odsF<suffix>`` and
+    ``oisF<suffix>``."""
     precision, recall = pr_from_counts(stats['counts'])
     ods = f_measure(precision, recall).max()
     p_ois, r_ois = pr_from_counts(stats['ois_counts'])
     ois = f_measure(p_ois, r_ois)
-    return {'odsF': float(ods) * 100, 'oisF': float(ois) * 100}
+    return {f'odsF{suffix}': float(ods) * 100,
+            f'oisF{suffix}': float(ois) * 100}
 
 
 def per_class_table(names: Optional[List[str]], iou: np.ndarray) -> str:

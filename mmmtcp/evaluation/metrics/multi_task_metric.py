@@ -19,13 +19,12 @@ from mmengine.logging import print_log
 from mmengine.utils import mkdir_or_exist
 
 from mmseg.registry import METRICS
-from mmmtcp.utils import (IGNORE_INDEX, check_tasks, get_task,
-                         lower_is_better, metric_names)
+from mmmtcp.utils import IGNORE_INDEX, check_tasks, get_task, lower_is_better
 from mmmtcp.utils.geometry import (NORMAL_AXES, check_intrinsics,
                                    restore_intrinsics, scale_intrinsics)
-from ..functional import (edge_seg_stats, f_measure, normal_depth_stats,
-                          pr_from_counts, sum_stats,
-                          thresholds_between, tolerance_in_pixels)
+from ..functional import (MATCHERS, SEISM_THRESHOLDS, edge_seg_stats,
+                          f_measure, normal_depth_stats, pr_from_counts,
+                          sum_stats, thresholds_between, tolerance_in_pixels)
 from ..functional.dense import per_class_table
 from ..functional.sample import (get_metainfo, get_pixel_data,
                                  write_prediction)
@@ -118,39 +117,50 @@ class MultiTaskMetric(BaseMetric):
       evaluation naming it. The counts are part of the summed stats, so
       they cover all ranks in distributed evaluation.
 
-    Boundary protocol: for each threshold ``k / (num_thresholds + 1)`` the
-    probability map is binarized (``prob >= t``), thinned to one pixel
-    (:func:`thin`, the Lam-Lee-Suen algorithm of MATLAB ``bwmorph(..,
-    'thin', Inf)``) and matched to the gt boundary pixels within
-    ``edge_tolerance`` times the image diagonal. odsF is the best F of the
-    per-threshold counts summed over the data set; oisF sums each image's
-    counts at its own best threshold. Differences from the MATLAB SEISM
-    reference used by MTL-PyTorch / InvPT:
+    Boundary protocol: the SEISM evaluation behind the published NYUD-v2 /
+    PASCAL-Context tables (ATRC, InvPT, TaskPrompter, MT-CP), step by step:
 
-    1. Matching: SEISM's ``correspondPixels`` solves a one-to-one bipartite
-       assignment (each gt pixel matches at most one predicted pixel and
-       vice versa). Here a predicted pixel counts as matched if any gt pixel
-       lies within the tolerance and a gt pixel counts as recalled if any
-       predicted pixel does (distance-transform matching both ways, done as
-       a dilation with an exact Euclidean disk). Several predicted pixels
-       may share one gt pixel, so precision and recall, hence F, are upper
-       bounds of SEISM's; they coincide when no two pixels compete for one
-       partner, which thinning makes the common case. Expect numbers a
-       little higher than SEISM's, mostly for predictions with double
-       responses near one gt boundary.
-    2. ODS takes the best of the sampled thresholds; the BSDS/SEISM code
-       additionally interpolates precision and recall between neighbouring
-       thresholds, which can only raise its value slightly.
-    3. Ground-truth pixels equal to 255 (padding) are removed from both
-       maps; SEISM has no ignore label.
-    4. Distances are Euclidean on the pixel grid (``dx^2 + dy^2 <= r^2``).
+    1. the probability map is quantized as its uint8 PNG stores it;
+    2. ``edge_nms``: non-maximum suppression along the boundary normal
+       (SEISM's ``read_one_cont_png``: orientation from the triangle-smoothed
+       map, ``edgesNmsMex(E, O, 1, 5, 1.01)``);
+    3. for each threshold (``edge_thresholds``; by default SEISM's 0.001,
+       0.01, ..., 0.99, 0.999) the candidates ``E > t`` are thinned
+       (:func:`thin`, the Lam-Lee-Suen algorithm of MATLAB ``bwmorph(..,
+       'thin', Inf)``);
+    4. ``edge_gt_boundaries``: the ground truth is ``thin(seg2bmap(gt))``,
+       as SEISM's ``edgesEvalImg`` treats every ground truth (for NYUD-v2
+       the 0/1 edge PNG; the PASCAL-Context data set supplies
+       ``thin(seg2bmap(LabelMap))`` in test mode and its config turns this
+       step off);
+    5. ``edge_matcher='correspond'``: predicted and gt pixels within
+       ``edge_tolerance`` times the image diagonal are matched one-to-one
+       (``correspondPixels``; :mod:`..functional.correspond_pixels`
+       explains why the exact maximum matching equals its assignment).
+
+    odsF is the best F of the per-threshold counts summed over the data set;
+    oisF sums each image's counts at its own best threshold (the first of
+    equal ones). ``edge_matcher='dilate'`` instead counts a pixel as matched
+    when *any* pixel of the other map lies within the tolerance, an upper
+    bound of the protocol's counts (2-6 F points higher on cluttered maps),
+    reported as ``edge.odsF_dilate`` / ``edge.oisF_dilate`` so the two are
+    never confused. Ground-truth pixels equal to 255 (padding) are removed
+    from both maps; SEISM has no ignore label.
 
     Args:
         tasks (Sequence[str]): Tasks to evaluate.
         edge_tolerance (float): Boundary matching distance as a fraction of
             the image diagonal: 0.011 for NYUD-v2, 0.0075 for PASCAL-Context.
-        num_thresholds (int): Number of boundary thresholds (99 gives
-            0.01..0.99 as in SEISM).
+        edge_matcher (str): ``'correspond'`` (one-to-one, the protocol) or
+            ``'dilate'`` (any partner; keys ``edge.odsF_dilate``, ...).
+        edge_nms (bool): Non-maximum suppression before thresholding, as
+            the protocol reads predictions. Defaults to True.
+        edge_gt_boundaries (bool): Evaluate against
+            ``thin(seg2bmap(gt))`` (the protocol's treatment of the NYUD-v2
+            edge maps). Defaults to True.
+        num_thresholds (int, optional): Number of evenly spaced boundary
+            thresholds ``k / (num_thresholds + 1)``; None (default) uses
+            SEISM's 101 thresholds 0.001, 0.01, ..., 0.99, 0.999.
         saliency_num_thresholds (int): Number of saliency thresholds (19
             gives 0.05..0.95).
         saliency_beta2 (float): ``beta^2`` of the saliency F-measure.
@@ -187,7 +197,10 @@ class MultiTaskMetric(BaseMetric):
     def __init__(self,
                  tasks: Sequence[str],
                  edge_tolerance: float = 0.011,
-                 num_thresholds: int = 99,
+                 edge_matcher: str = 'correspond',
+                 edge_nms: bool = True,
+                 edge_gt_boundaries: bool = True,
+                 num_thresholds: Optional[int] = None,
                  saliency_num_thresholds: int = 19,
                  saliency_beta2: float = 0.3,
                  baselines: Optional[Dict[str, Union[float, Dict[
@@ -207,13 +220,26 @@ class MultiTaskMetric(BaseMetric):
             raise ValueError('MultiTaskMetric.edge_tolerance must be > 0, got '
                              f'{edge_tolerance}')
         self.edge_tolerance = float(edge_tolerance)
-        self.edge_thresholds = thresholds_between(num_thresholds)
+        if edge_matcher not in MATCHERS:
+            raise ValueError(f'MultiTaskMetric.edge_matcher must be one of '
+                             f'{MATCHERS}, got {edge_matcher!r}')
+        self.edge_matcher = edge_matcher
+        self.edge_nms = bool(edge_nms)
+        self.edge_gt_boundaries = bool(edge_gt_boundaries)
+        if num_thresholds is None:
+            self.edge_thresholds = SEISM_THRESHOLDS.copy()
+        else:
+            if not (isinstance(num_thresholds, int) and num_thresholds >= 1):
+                raise ValueError('MultiTaskMetric.num_thresholds must be an '
+                                 'int >= 1 or None (SEISM\'s thresholds), '
+                                 f'got {num_thresholds!r}')
+            self.edge_thresholds = thresholds_between(num_thresholds)
         self.saliency_thresholds = thresholds_between(saliency_num_thresholds)
         self.saliency_beta2 = float(saliency_beta2)
-        self.baselines = self._check_baselines(baselines)
         self.coherence = coherence
         self.coherence_on_gt = coherence_on_gt
         self.ignore_empty_classes = ignore_empty_classes
+        self.baselines = self._check_baselines(baselines)
         if output_dir and not keep_results:
             raise ValueError(
                 'MultiTaskMetric.keep_results=False with output_dir='
@@ -235,7 +261,7 @@ class MultiTaskMetric(BaseMetric):
                 raise ValueError(
                     f'MultiTaskMetric.baselines has task {task!r}, which is '
                     f'not in tasks={self.tasks}')
-            known = metric_names(task)
+            known = self._metric_names(task)
             if not isinstance(values, Mapping):
                 values = {known[0]: values}
             for name, value in values.items():
@@ -373,17 +399,25 @@ class MultiTaskMetric(BaseMetric):
         self.results.clear()
         return out[0]
 
-    def _kind_settings(self, task: str) -> dict:
+    def _metric_names(self, task: str) -> Tuple[str, ...]:
+        """Names of a task's metrics under this metric's settings."""
+        return get_task(task).kind_impl.reported_names(
+            **self._kind_settings(task, with_classes=False))
+
+    def _kind_settings(self, task: str, with_classes: bool = True) -> dict:
         """The metric settings a task's kind may use."""
         spec = get_task(task)
         settings = dict(
             task=task,
             edge_tolerance=self.edge_tolerance,
             edge_thresholds=self.edge_thresholds,
+            edge_matcher=self.edge_matcher,
+            edge_nms=self.edge_nms,
+            edge_gt_boundaries=self.edge_gt_boundaries,
             saliency_thresholds=self.saliency_thresholds,
             saliency_beta2=self.saliency_beta2,
             ignore_empty_classes=self.ignore_empty_classes)
-        if spec.classes_key is not None:
+        if with_classes and spec.classes_key is not None:
             settings['num_classes'] = self._num_classes(task)
         return settings
 
@@ -456,12 +490,16 @@ class MultiTaskMetric(BaseMetric):
             pe, ge = maps['edge']
             ps, gs = maps[seg_task]
             max_dist = tolerance_in_pixels(pe.shape, self.edge_tolerance)
-            out['coherence.edge_seg_F'] = edge_seg_stats(pe, ps, max_dist)
+            key = 'edge_seg_F' + ('' if self.edge_matcher == 'correspond'
+                                  else f'_{self.edge_matcher}')
+            out[f'coherence.{key}'] = edge_seg_stats(
+                pe, ps, max_dist, matcher=self.edge_matcher)
             if self.coherence_on_gt:
                 valid = (ge != IGNORE_INDEX) & (gs != IGNORE_INDEX)
-                out['coherence_gt.edge_seg_F'] = edge_seg_stats(
+                out[f'coherence_gt.{key}'] = edge_seg_stats(
                     ge == 1, gs, max_dist, edge_threshold=None,
-                    ignore_index=IGNORE_INDEX, valid=valid)
+                    ignore_index=IGNORE_INDEX, valid=valid,
+                    matcher=self.edge_matcher)
         return out
 
     # ------------------------------------------------------------------
@@ -540,7 +578,8 @@ class MultiTaskMetric(BaseMetric):
             rule = get_task(name).kind_impl.nonfinite_rule
         else:
             rule = NONFINITE_RULES.get(
-                name.replace('coherence_gt.', 'coherence.'), 'the worst error')
+                name.replace('coherence_gt.', 'coherence.').replace(
+                    '_dilate', ''), 'the worst error')
         what = 'input' if name.startswith('coherence') else 'prediction'
         print_log(
             f'MultiTaskMetric (evaluation {self._num_evaluations}): '
