@@ -24,8 +24,8 @@ def _run(args, cwd):
 
 
 @pytest.mark.parametrize('script', [
-    'benchmark_balancers.py', 'benchmark_contrastive.py',
-    'benchmark_dataloading.py'
+    'benchmark_balancers.py', 'benchmark_boundary_eval.py',
+    'benchmark_contrastive.py', 'benchmark_dataloading.py'
 ])
 def test_scripts_import_this_checkout(script, tmp_path):
     proc = _run([osp.join(BENCHMARKS, script), '--help'], str(tmp_path))
