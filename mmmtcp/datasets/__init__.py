@@ -1,3 +1,7 @@
+# The task kinds are imported before mmmtcp.utils: they use this package's
+# readers and resampling and the measures of mmmtcp.evaluation, which import
+# the vocabulary that mmmtcp.utils re-exports from mmmtcp.tasks.
+from mmmtcp import tasks  # noqa: F401
 from mmmtcp.utils.geometry import (NORMAL_AXES, NYUD_INTRINSICS,
                                    normals_from_depth)
 from . import transforms  # noqa: F401

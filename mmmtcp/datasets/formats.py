@@ -1,7 +1,7 @@
 """Readers of the annotation file formats of the multi-task data sets.
 
 Each reader turns one file into a map in the conventions of
-:mod:`mmmtcp.utils.tasks` (labels ``uint8`` with ``255`` ignored, depth
+:mod:`mmmtcp.tasks.task_spec` (labels ``uint8`` with ``255`` ignored, depth
 ``float32`` metres with ``0`` invalid, normals ``float32 HxWx3`` unit vectors
 with all-zero invalid). The data sets record, per sample and task, a path,
 the name of its format and the reader's arguments (``num_classes``,

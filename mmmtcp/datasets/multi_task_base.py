@@ -5,8 +5,7 @@ from typing import Dict, List, Optional, Sequence
 
 from mmseg.datasets import BaseSegDataset
 
-from mmmtcp.utils import check_tasks
-from mmmtcp.utils.tasks import BUILTIN_TASKS
+from mmmtcp.tasks.task_spec import BUILTIN_TASKS, check_tasks
 
 #: Where the errors about missing data point: the preparation guide and,
 #: per data set class (looked up along the MRO), the expected top-level
@@ -45,7 +44,7 @@ class MultiTaskBaseDataset(BaseSegDataset):
         tasks (Sequence[str | dict], optional): Tasks whose maps are
             loaded: names of ``METAINFO['tasks']``, and tasks declared in
             the config (``dict(name='albedo', kind='regression',
-            channels=3)``, see :mod:`mmmtcp.utils.tasks`) that data sets
+            channels=3)``, see :mod:`mmmtcp.tasks`) that data sets
             supporting them (:attr:`EXTRA_TASKS`) read from
             ``<data_root>/<name>/<id>.npy`` or ``.png`` with their kind's
             reader. Defaults to all of ``METAINFO['tasks']``.

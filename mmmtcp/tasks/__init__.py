@@ -1,14 +1,30 @@
-"""Kinds of dense prediction task, registered in
-:data:`mmmtcp.registry.TASK_KINDS` (see :mod:`.base_task_kind`)."""
-from .base_task_kind import BaseTaskKind
+"""Dense prediction tasks: the task vocabulary (:mod:`.task_spec`:
+:class:`TaskSpec`, :data:`TASKS`, :func:`register_task`, ...) and the kinds
+of task, registered in :data:`mmmtcp.registry.TASK_KINDS` (see
+:mod:`.base_task_kind`).
+
+The kinds import the readers (:mod:`mmmtcp.datasets.formats`), the masked
+resampling of the transforms and the measures of
+:mod:`mmmtcp.evaluation.functional` at module level; those modules take the
+vocabulary from :mod:`.task_spec`, which depends on no other part of
+mmmtcp but the registry.
+"""
+from .task_spec import (BUILTIN_TASKS, IGNORE_INDEX, NONFINITE_LABEL, TASKS,
+                        TaskSpec, check_tasks, get_task, gt_keys,
+                        lower_is_better, metric_names, pick_task,
+                        register_task, task_of_gt_key)
+from .base_task_kind import COHERENCE_ROLES, BaseTaskKind, resize_nearest
 from .binary_kind import BinaryKind
-from .boundary_kind import BoundaryKind
+from .boundary_kind import BoundaryKind, boundary_regions
 from .depth_kind import DepthKind
 from .label_kind import LabelKind
 from .normal_kind import NormalKind
 from .regression_kind import RegressionKind
 
 __all__ = [
+    'BUILTIN_TASKS', 'IGNORE_INDEX', 'NONFINITE_LABEL', 'TASKS', 'TaskSpec',
+    'check_tasks', 'get_task', 'gt_keys', 'lower_is_better', 'metric_names',
+    'pick_task', 'register_task', 'task_of_gt_key', 'COHERENCE_ROLES',
     'BaseTaskKind', 'LabelKind', 'BinaryKind', 'BoundaryKind', 'DepthKind',
-    'NormalKind', 'RegressionKind'
+    'NormalKind', 'RegressionKind', 'boundary_regions', 'resize_nearest'
 ]

@@ -4,9 +4,11 @@ from typing import Dict, Tuple
 import numpy as np
 from torch import Tensor
 
+from mmmtcp.datasets.formats import read_saliency_png
+from mmmtcp.evaluation.functional import saliency_stats, summarize_saliency
 from mmmtcp.registry import TASK_KINDS
-from mmmtcp.utils.tasks import IGNORE_INDEX
-from .base_task_kind import BaseTaskKind
+from .base_task_kind import BaseTaskKind, resize_nearest
+from .task_spec import IGNORE_INDEX
 
 
 @TASK_KINDS.register_module(name='binary')
@@ -16,7 +18,8 @@ class BinaryKind(BaseTaskKind):
     Resized with nearest neighbour, predicted as one logit (sigmoid
     probability at inference; non-finite outputs become NaN), trained with
     balanced binary cross-entropy, scored by maxF (F-beta over thresholds)
-    and mIoU at 0.5, drawn as a grey map.
+    and mIoU at 0.5, drawn as a grey map. As a contrastive source, pixels
+    on the same side of the mask are positives.
     """
 
     name = 'binary'
@@ -28,7 +31,6 @@ class BinaryKind(BaseTaskKind):
     nonfinite_rule = 'the wrong side of every threshold (1 - gt)'
 
     def read(self, path: str, **kwargs) -> np.ndarray:
-        from mmmtcp.datasets.formats import read_saliency_png
         if path.endswith('.npy'):
             return (super().read(path) >= 0.5).astype(np.uint8)
         return read_saliency_png(path)
@@ -37,16 +39,19 @@ class BinaryKind(BaseTaskKind):
         nonfinite = ~out.isfinite().all(dim=0, keepdim=True)
         return out.sigmoid().masked_fill(nonfinite, float('nan'))
 
+    def contrast_targets(self, gt: Tensor,
+                         size: Tuple[int, int]) -> Tuple[Tensor, Tensor]:
+        values = resize_nearest(gt, size)
+        return values, values[0] != IGNORE_INDEX
+
     def stats(self, pred: np.ndarray, gt: np.ndarray,
               saliency_thresholds=None, **ctx) -> Dict[str, np.ndarray]:
-        from mmmtcp.evaluation.functional import saliency_stats
         return saliency_stats(pred, gt, saliency_thresholds, IGNORE_INDEX)
 
     def summarize(self, stats: Dict[str, np.ndarray],
                   saliency_beta2: float = 0.3,
                   ignore_empty_classes: bool = True,
                   **ctx) -> Dict[str, float]:
-        from mmmtcp.evaluation.functional import summarize_saliency
         return summarize_saliency(stats, saliency_beta2, ignore_empty_classes)
 
     def write(self, pred: np.ndarray) -> Tuple[str, np.ndarray]:

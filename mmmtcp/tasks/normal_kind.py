@@ -7,8 +7,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mmmtcp.datasets.formats import read_normals_npy, read_normals_png
+from mmmtcp.datasets.transforms.resize import masked_resize, unit_normals
+from mmmtcp.datasets.transforms.scale_rotate import masked_warp
+from mmmtcp.evaluation.functional import normal_stats, summarize_normals
 from mmmtcp.registry import TASK_KINDS
-from .base_task_kind import BaseTaskKind
+from .base_task_kind import BaseTaskKind, resize_nearest
 
 
 @TASK_KINDS.register_module(name='normal')
@@ -21,7 +25,10 @@ class NormalKind(BaseTaskKind):
     (x, y) components; predicted as 3 channels normalized to unit length;
     trained with L1 over valid pixels; scored by the angular error (mean,
     median, RMSE, % within 11.25 / 22.5 / 30 degrees); drawn as
-    ``(n + 1) / 2`` RGB.
+    ``(n + 1) / 2`` RGB. As a contrastive source, pixels whose normals are
+    less than the regularizer's ``normal_threshold`` degrees apart are
+    positives; in the coherence measures they are compared with the
+    normals derived from depth.
     """
 
     name = 'normal'
@@ -31,6 +38,7 @@ class NormalKind(BaseTaskKind):
                     'within_30')
     lower_is_better = ('mean', 'median', 'rmse')
     nonfinite_rule = 'an angular error of 180 degrees'
+    coherence_role = 'unit_normals'
 
     def __init__(self, channels: int = 3) -> None:
         if channels != 3:
@@ -39,26 +47,20 @@ class NormalKind(BaseTaskKind):
         super().__init__(channels)
 
     def read(self, path: str, **kwargs) -> np.ndarray:
-        from mmmtcp.datasets.formats import (read_normals_npy,
-                                             read_normals_png)
         if path.endswith('.npy'):
             return read_normals_npy(path, **kwargs)
         return read_normals_png(path, **kwargs)
 
     def resize(self, data: np.ndarray, size_hw: Tuple[int, int],
                **ctx) -> np.ndarray:
-        from mmmtcp.datasets.transforms.resize import (masked_resize,
-                                                       unit_normals)
         out, valid = masked_resize(data, np.any(data != 0, axis=-1),
                                    size_hw)
         return unit_normals(out, valid)
 
     def warp(self, data: np.ndarray, matrix: np.ndarray,
              size_wh: Tuple[int, int], angle: float, **ctx) -> np.ndarray:
-        from mmmtcp.datasets.transforms.resize import unit_normals
-        from mmmtcp.datasets.transforms.scale_rotate import _masked_warp
-        out, valid = _masked_warp(data, np.any(data != 0, axis=-1), matrix,
-                                  size_wh)
+        out, valid = masked_warp(data, np.any(data != 0, axis=-1), matrix,
+                                 size_wh)
         rad = math.radians(angle)
         c, s = math.cos(rad), math.sin(rad)
         x, y = out[..., 0].copy(), out[..., 1].copy()
@@ -85,14 +87,26 @@ class NormalKind(BaseTaskKind):
         sign[axis] = -1
         return out * sign.view(1, -1, 1, 1)
 
+    def contrast_targets(self, gt: Tensor,
+                         size: Tuple[int, int]) -> Tuple[Tensor, Tensor]:
+        values = resize_nearest(gt, size)
+        norm = values.norm(dim=0)
+        return values / norm.clamp(min=1e-6), norm > 0.5
+
+    def contrast_positives(self, values: Tensor,
+                           normal_threshold: float = 15.0,
+                           **settings) -> Tensor:
+        """Pairs of unit normals less than ``normal_threshold`` degrees
+        apart."""
+        return values @ values.t() > float(
+            np.cos(np.deg2rad(normal_threshold)))
+
     def stats(self, pred: np.ndarray, gt: np.ndarray,
               **ctx) -> Dict[str, np.ndarray]:
-        from mmmtcp.evaluation.functional import normal_stats
         return normal_stats(pred, gt)
 
     def summarize(self, stats: Dict[str, np.ndarray],
                   **ctx) -> Dict[str, float]:
-        from mmmtcp.evaluation.functional import summarize_normals
         return summarize_normals(stats)
 
     def write(self, pred: np.ndarray) -> Tuple[str, np.ndarray]:

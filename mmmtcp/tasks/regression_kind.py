@@ -4,6 +4,9 @@ from typing import Dict, Tuple
 import numpy as np
 from torch import Tensor
 
+from mmmtcp.datasets.formats import imread_unchanged, load_npy
+from mmmtcp.datasets.transforms.resize import masked_resize
+from mmmtcp.datasets.transforms.scale_rotate import masked_warp
 from mmmtcp.registry import TASK_KINDS
 from .base_task_kind import BaseTaskKind
 
@@ -19,7 +22,9 @@ class RegressionKind(BaseTaskKind):
     valid pixels (:class:`RegressionL1Loss`); scored by the mean absolute
     error and RMSE over valid pixels and components (``mae``, ``rmse``);
     drawn as RGB in ``[0, 1]`` (3 channels) or a grey map of the first
-    component.
+    component. It says nothing about which pixels belong together, so a
+    task of this kind is no source of the contrastive regularizer (it can
+    be a target).
     """
 
     name = 'regression'
@@ -30,7 +35,6 @@ class RegressionKind(BaseTaskKind):
     nonfinite_rule = "twice the image's largest absolute ground-truth value"
 
     def read(self, path: str, **kwargs) -> np.ndarray:
-        from mmmtcp.datasets.formats import imread_unchanged, load_npy
         if path.endswith('.npy'):
             data = load_npy(path).astype(np.float32)
         else:
@@ -47,7 +51,6 @@ class RegressionKind(BaseTaskKind):
 
     def resize(self, data: np.ndarray, size_hw: Tuple[int, int],
                **ctx) -> np.ndarray:
-        from mmmtcp.datasets.transforms.resize import masked_resize
         valid = self._valid(data)
         out, new_valid = masked_resize(
             np.where(valid[..., None] if data.ndim == 3 else valid, data, 0),
@@ -56,9 +59,8 @@ class RegressionKind(BaseTaskKind):
 
     def warp(self, data: np.ndarray, matrix: np.ndarray,
              size_wh: Tuple[int, int], angle: float, **ctx) -> np.ndarray:
-        from mmmtcp.datasets.transforms.scale_rotate import _masked_warp
         valid = self._valid(data)
-        out, new_valid = _masked_warp(
+        out, new_valid = masked_warp(
             np.where(valid[..., None] if data.ndim == 3 else valid, data, 0),
             valid, matrix, size_wh)
         return self._invalidate(out, new_valid)

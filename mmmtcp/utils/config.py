@@ -51,6 +51,15 @@ def _dataset_cfgs(cfg) -> list:
     return found
 
 
+def _is_multi_task_dataset(ds_cls) -> bool:
+    """Whether a data set class is a multi-task data set: one whose
+    ``METAINFO`` lists the ``tasks`` it provides (the contract of
+    :class:`mmmtcp.datasets.multi_task_base.MultiTaskBaseDataset`)."""
+    metainfo = getattr(ds_cls, 'METAINFO', None)
+    return isinstance(ds_cls, type) and isinstance(metainfo, dict) and \
+        'tasks' in metainfo
+
+
 def check_data_roots(cfg: Config, loaders: Sequence[str]) -> None:
     """Stop early, without a traceback, when a multi-task data set's
     ``data_root`` does not exist.
@@ -69,7 +78,6 @@ def check_data_roots(cfg: Config, loaders: Sequence[str]) -> None:
     from mmengine.registry import init_default_scope
 
     from mmseg.registry import DATASETS
-    from mmmtcp.datasets.multi_task_base import MultiTaskBaseDataset
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     for loader in loaders:
         loader_cfg = cfg.get(loader)
@@ -80,8 +88,7 @@ def check_data_roots(cfg: Config, loaders: Sequence[str]) -> None:
             ds_cls = DATASETS.get(ds_type) if isinstance(ds_type,
                                                          str) else ds_type
             root = ds_cfg.get('data_root')
-            if not (isinstance(ds_cls, type)
-                    and issubclass(ds_cls, MultiTaskBaseDataset)
+            if not (_is_multi_task_dataset(ds_cls)
                     and isinstance(root, str) and not osp.isdir(root)):
                 continue
             try:

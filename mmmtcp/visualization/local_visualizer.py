@@ -14,7 +14,7 @@ from mmengine.visualization import Visualizer
 
 from mmseg.registry import VISUALIZERS
 from mmmtcp.evaluation.functional.sample import get_pixel_data
-from mmmtcp.utils import IGNORE_INDEX, TASKS, check_tasks, get_task
+from mmmtcp.tasks import IGNORE_INDEX, TASKS, check_tasks, get_task
 
 _COLORMAPS = {
     'viridis': cv2.COLORMAP_VIRIDIS,
@@ -45,20 +45,25 @@ class MultiTaskLocalVisualizer(Visualizer):
     pixels tall and ``W`` wide (``H x W`` = input image size). Columns: the
     input image, then one column per task; rows: predictions (if
     ``draw_pred``) then ground truth (if ``draw_gt``); the first column
-    shows the input in every row. Rendering per task:
+    shows the input in every row. Each panel is drawn by the task's kind
+    (:meth:`~mmmtcp.tasks.BaseTaskKind.render`); for the built-in kinds:
 
-    - semseg / human_parts: the dataset palette (``dataset_meta['palette']``
-      / ``['human_parts_palette']``, a fixed palette when absent) blended
-      over the image with ``alpha``; ignored pixels show the image.
+    - label (semseg / human_parts): the dataset palette
+      (``dataset_meta['palette']`` / ``['human_parts_palette']``, the keys
+      the task declares; a fixed palette when absent) blended over the
+      image with ``alpha``; ignored pixels show the image.
     - depth: ``depth_colormap`` over the range of the valid gt depth (of
       the prediction when there is no gt), shared by both panels, invalid
       pixels black, with a colour bar labelled in metres below the panel.
-    - normals: RGB = (n + 1) / 2; invalid (all-zero) pixels black.
-    - edge / saliency: grey levels = probability (prediction) or 0 / 1
-      (ground truth, ignored pixels mid grey).
+    - normal: RGB = (n + 1) / 2; invalid (all-zero) pixels black.
+    - boundary / binary (edge / saliency): grey levels = probability
+      (prediction) or 0 / 1 (ground truth, ignored pixels mid grey).
 
-    ``bar_height`` is only reserved when depth is drawn. Missing maps give
-    a dark cell titled "n/a".
+    Every task whose kind has a ``colour_bar_unit`` gets a colour bar
+    below its panels, spanning the range its kind's ``value_range`` gives
+    for the task's maps (shared by its panels), labelled in that unit;
+    ``bar_height`` is only reserved when such a task is drawn. Missing maps
+    give a dark cell titled "n/a".
 
     Args:
         name (str): Instance name. Defaults to ``'visualizer'``.
@@ -70,9 +75,10 @@ class MultiTaskLocalVisualizer(Visualizer):
             data sample, in the order of :data:`mmmtcp.utils.TASKS`.
         alpha (float): Opacity of label colours over the image.
         title_height (int): Height of the title strip of each cell.
-        bar_height (int): Height of the depth colour bar strip.
-        depth_colormap (str): One of ``viridis, magma, inferno, plasma, jet,
-            turbo``.
+        bar_height (int): Height of the colour bar strip.
+        depth_colormap (str): Colour map of depth and of every kind drawn
+            with a colour bar (:meth:`render_colour_map`), one of
+            ``viridis, magma, inferno, plasma, jet, turbo``.
         legend (int): Label panels name (with a colour swatch) up to this
             many of the classes they show, largest first, when the dataset
             metainfo has the class names. ``0`` draws no legend.
@@ -130,9 +136,15 @@ class MultiTaskLocalVisualizer(Visualizer):
         h, _ = image_shape[:2]
         rows = max(int(draw_pred) + int(draw_gt), 1)
         cols = 1 + (len(tasks) if (draw_gt or draw_pred) else 0)
-        bar = self.bar_height if 'depth' in tasks else 0
+        bar = self.bar_height if any(
+            self._bar_unit(t) is not None for t in tasks) else 0
         cell_h = self.title_height + h + bar
         return rows, cols, cell_h, rows * cell_h
+
+    @staticmethod
+    def _bar_unit(task: str) -> Optional[str]:
+        """Unit of the task's colour bar, ``None`` for no bar."""
+        return get_task(task).kind_impl.colour_bar_unit
 
     # -------------------------------------------------------- renderers ----
     def _palette(self, task: str, num: int) -> np.ndarray:
@@ -187,21 +199,46 @@ class MultiTaskLocalVisualizer(Visualizer):
                         cv2.FONT_HERSHEY_SIMPLEX, scale, _TEXT, 1,
                         cv2.LINE_AA)
 
-    def _render_depth(self, depth: np.ndarray, lo: float,
-                      hi: float) -> np.ndarray:
-        norm = np.clip((depth - lo) / max(hi - lo, 1e-6), 0, 1)
+    def render_colour_map(self,
+                          values: np.ndarray,
+                          lo: float,
+                          hi: float,
+                          valid: Optional[np.ndarray] = None) -> np.ndarray:
+        """Draw a scalar map with ``depth_colormap`` over ``[lo, hi]`` (the
+        colours of the colour bar).
+
+        Args:
+            values (np.ndarray): ``H x W`` values.
+            lo (float): Value of the first colour.
+            hi (float): Value of the last colour.
+            valid (np.ndarray, optional): ``H x W`` mask of the pixels to
+                draw; the others are black. Defaults to the finite values.
+
+        Returns:
+            np.ndarray: ``H x W x 3`` uint8 RGB picture.
+        """
+        if valid is None:
+            valid = np.isfinite(values)
+        norm = np.clip((values - lo) / max(hi - lo, 1e-6), 0, 1)
+        norm[~valid] = 0
         bgr = cv2.applyColorMap((norm * 255).astype(np.uint8),
                                 self.depth_colormap)
         rgb = bgr[..., ::-1].copy()
-        rgb[~(depth > 0)] = 0
+        rgb[~valid] = 0
         return rgb
 
-    def _depth_bar(self, width: int, lo: float, hi: float) -> np.ndarray:
+    def _render_depth(self, depth: np.ndarray, lo: float,
+                      hi: float) -> np.ndarray:
+        return self.render_colour_map(depth, lo, hi, depth > 0)
+
+    def _colour_bar(self, width: int, lo: float, hi: float,
+                    unit: str) -> np.ndarray:
         ramp = np.linspace(0, 255, max(width, 1)).astype(np.uint8)
         ramp = np.repeat(ramp[None], self.bar_height, axis=0)
         bar = cv2.applyColorMap(ramp, self.depth_colormap)[..., ::-1].copy()
         scale = self.bar_height / 36.0
-        for text, left in ((f'{lo:.2f}m', True), (f'{hi:.2f}m', False)):
+        for text, left in ((f'{lo:.2f}{unit}', True),
+                           (f'{hi:.2f}{unit}', False)):
             (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX,
                                           scale, 1)
             x = 2 if left else max(width - tw - 2, 0)
@@ -279,7 +316,7 @@ class MultiTaskLocalVisualizer(Visualizer):
                 field = spec.pred_field if kind == 'pred' else spec.gt_field
                 maps[(task, kind)] = self._read(data_sample, field, task,
                                                 (h, w))
-        depth_range = self._depth_range(maps)
+        value_ranges = self._value_ranges(tasks, maps)
         for r, kind in enumerate(row_kinds):
             y0 = r * cell_h
             self._put_cell(canvas, y0, 0, w, 'input', image)
@@ -290,29 +327,35 @@ class MultiTaskLocalVisualizer(Visualizer):
                     self._put_cell(canvas, y0, c * w, w, f'{title}: n/a',
                                    None)
                     continue
+                value_range = value_ranges.get(task, (0.0, 1.0))
                 panel = self._render(task, image, data, kind == 'gt',
-                                     depth_range)
+                                     value_range)
                 self._put_cell(canvas, y0, c * w, w, title, panel)
-                if task == 'depth':
-                    bar = self._depth_bar(w, *depth_range)
+                unit = self._bar_unit(task)
+                if unit is not None:
+                    bar = self._colour_bar(w, *value_range, unit)
                     top = y0 + self.title_height + h
                     canvas[top:top + self.bar_height, c * w:(c + 1) * w] = bar
         return canvas
 
-    @staticmethod
-    def _depth_range(maps: dict) -> Tuple[float, float]:
-        for kind in ('gt', 'pred'):
-            depth = maps.get(('depth', kind))
-            if depth is not None and (depth > 0).any():
-                valid = depth[depth > 0]
-                return float(valid.min()), float(valid.max())
-        return 0.0, 1.0
+    def _value_ranges(
+        self, tasks: Sequence[str],
+        maps: Dict[Tuple[str, str], Optional[np.ndarray]]
+    ) -> Dict[str, Tuple[float, float]]:
+        """Colour-map range of every task drawn with a colour bar, from its
+        ground truth, else its prediction (the kind's ``value_range``)."""
+        return {
+            task: get_task(task).kind_impl.value_range(
+                [maps.get((task, 'gt')),
+                 maps.get((task, 'pred'))])
+            for task in tasks if self._bar_unit(task) is not None
+        }
 
     def _render(self, task: str, image: np.ndarray, data: np.ndarray,
-                is_gt: bool, depth_range: Tuple[float, float]) -> np.ndarray:
+                is_gt: bool, value_range: Tuple[float, float]) -> np.ndarray:
         return get_task(task).kind_impl.render(
             data, image, visualizer=self, task=task, is_gt=is_gt,
-            depth_range=depth_range)
+            value_range=value_range)
 
     def _put_cell(self, canvas: np.ndarray, y0: int, x0: int, w: int,
                   title: str, panel: Optional[np.ndarray]) -> None:

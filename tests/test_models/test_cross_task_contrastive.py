@@ -7,6 +7,7 @@ from mmengine.structures import PixelData
 
 from mmseg.structures import SegDataSample
 from mmmtcp.models.regularizers import CrossTaskContrastiveRegularizer
+from mmmtcp.tasks import boundary_regions
 
 
 def _sample(**fields):
@@ -55,11 +56,16 @@ def test_edge_source_uses_regions_between_boundaries():
     edge = torch.zeros(1, 6, 6, dtype=torch.long)
     edge[0, :, 3] = 1  # a vertical boundary splits the image in two
     edge[0, 0, 0] = 255
-    regions = CrossTaskContrastiveRegularizer._edge_regions(edge)[0]
+    regions = boundary_regions(edge)[0]
     assert (regions[:, 3] == 255).all() and regions[0, 0] == 255
     assert len(set(regions[:, :3].flatten().tolist()) - {255}) == 1
     assert regions[1, 0] == regions[5, 2]
     assert regions[1, 0] != regions[1, 5]
+    # the regularizer samples the regions, not the boundary pixels
+    sample = _sample(gt_edge_map=edge)
+    values, valid = _reg()._source_labels('edge', [sample], (6, 6))
+    assert torch.equal(values[0], regions[None].float())
+    assert torch.equal(valid[0], regions != 255)
 
 
 def test_invalid_pixels_are_never_sampled_and_empty_gives_zero():

@@ -2,7 +2,7 @@
 from mmseg.datasets.transforms import RandomFlip
 from mmseg.registry import TRANSFORMS
 
-from mmmtcp.utils import TASKS
+from mmmtcp.tasks.task_spec import TASKS
 from mmmtcp.utils.geometry import flip_intrinsics
 
 

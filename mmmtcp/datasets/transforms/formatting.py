@@ -7,7 +7,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
-from mmmtcp.utils import TASKS
+from mmmtcp.tasks.task_spec import TASKS
 
 DEFAULT_META_KEYS = ('img_path', 'seg_map_path', 'sample_id', 'ori_shape',
                      'img_shape', 'pad_shape', 'scale_factor', 'flip',

@@ -4,7 +4,7 @@ from typing import Optional, Sequence
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
-from mmmtcp.utils import check_tasks, get_task
+from mmmtcp.tasks.task_spec import check_tasks, get_task
 from mmmtcp.utils.geometry import scale_intrinsics
 from ..formats import ANNOTATION_READERS
 

@@ -6,7 +6,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
-from mmmtcp.utils import TASKS, task_of_gt_key
+from mmmtcp.tasks.task_spec import TASKS, task_of_gt_key
 
 
 @TRANSFORMS.register_module()

@@ -7,7 +7,7 @@ import numpy as np
 from mmseg.datasets.transforms import Resize
 from mmseg.registry import TRANSFORMS
 
-from mmmtcp.utils import task_of_gt_key
+from mmmtcp.tasks.task_spec import task_of_gt_key
 from mmmtcp.utils.geometry import scale_intrinsics
 
 

@@ -8,21 +8,24 @@ from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness
 from mmseg.registry import TRANSFORMS
 
-from mmmtcp.utils import IGNORE_INDEX, task_of_gt_key
+from mmmtcp.tasks.task_spec import IGNORE_INDEX, task_of_gt_key
 from mmmtcp.utils.geometry import warp_intrinsics
 from .resize import masked_resample
 
 Range = Union[Tuple[float, float], Sequence[float]]
 
 
-def _masked_warp(data: np.ndarray, valid: np.ndarray, matrix: np.ndarray,
-                 size_wh: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
+def masked_warp(data: np.ndarray, valid: np.ndarray, matrix: np.ndarray,
+                size_wh: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
     """:func:`masked_resample` with a bilinear affine warp (outside the
     source image counts as invalid)."""
     return masked_resample(
         data, valid, lambda x: cv2.warpAffine(
             x, matrix, size_wh, flags=cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_CONSTANT, borderValue=0))
+
+
+_masked_warp = masked_warp
 
 
 @TRANSFORMS.register_module()

@@ -10,18 +10,14 @@ model, the data sets and the evaluators when the run starts and raises a
 ``ValueError`` naming the config keys to fix.
 """
 import logging
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
 from mmseg.registry import HOOKS
-
-#: dataset metainfo key holding the class names of each label task
-CLASS_KEYS: Dict[str, str] = dict(
-    semseg='classes', human_parts='human_parts_classes')
-
+from mmmtcp.tasks.task_spec import get_task
 
 def _dataset(loop) -> Optional[object]:
     loader = getattr(loop, 'dataloader', None)
@@ -52,9 +48,9 @@ class MultiTaskCheckHook(Hook):
     - every task scored by the val/test evaluator is predicted by the head
       (``val_evaluator.tasks`` vs ``model.decode_head.tasks``);
     - for label tasks, ``model.decode_head.num_classes[task]`` is at least
-      the number of classes of each data set (``metainfo.classes`` /
-      ``metainfo.human_parts_classes``); more classes than the data set has
-      only gives a warning.
+      the number of classes of each data set (the metainfo key named by
+      the task's ``classes_key``: ``classes`` / ``human_parts_classes``);
+      more classes than the data set has only gives a warning.
 
     Models without a multi-task head are not checked.
     """
@@ -75,8 +71,9 @@ class MultiTaskCheckHook(Hook):
 
     def _check_classes(self, head, dataset, loader_key: str) -> None:
         meta = getattr(dataset, 'metainfo', None) or {}
-        for task, key in CLASS_KEYS.items():
-            if task not in head.tasks or key not in meta:
+        for task in head.tasks:
+            key = get_task(task).classes_key
+            if key is None or key not in meta:
                 continue
             num_data = len(meta[key])
             num_head = int(head.num_classes.get(task, num_data))

@@ -9,7 +9,8 @@ Vandenhende et al., TPAMI 2021) and mmmtcp's cross-task coherence measures.
 """
 import logging
 import os.path as osp
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import (Dict, List, Mapping, NamedTuple, Optional, Sequence,
+                    Tuple, Union)
 
 import numpy as np
 from mmengine.dist import (all_gather_object, broadcast_object_list,
@@ -19,7 +20,8 @@ from mmengine.logging import print_log
 from mmengine.utils import mkdir_or_exist
 
 from mmseg.registry import METRICS
-from mmmtcp.utils import IGNORE_INDEX, check_tasks, get_task, lower_is_better
+from mmmtcp.tasks.task_spec import (IGNORE_INDEX, check_tasks, get_task,
+                                    lower_is_better, pick_task)
 from mmmtcp.utils.geometry import (NORMAL_AXES, check_intrinsics,
                                    restore_intrinsics, scale_intrinsics)
 from ..functional import (MATCHERS, SEISM_THRESHOLDS, edge_seg_stats,
@@ -29,11 +31,39 @@ from ..functional.dense import per_class_table
 from ..functional.sample import (get_metainfo, get_pixel_data,
                                  write_prediction)
 
-#: How the coherence measures score a non-finite input pixel (a task's rule
-#: is its kind's ``nonfinite_rule``).
-NONFINITE_RULES = {
-    'coherence.normal_depth_angle': 'an angle of 180 degrees',
-    'coherence.edge_seg_F': 'an unmatched boundary pixel',
+
+class CoherenceMeasure(NamedTuple):
+    """A cross-task coherence measure of :class:`MultiTaskMetric`.
+
+    Args:
+        roles (tuple[str, str]): The coherence roles
+            (:attr:`mmmtcp.tasks.BaseTaskKind.coherence_role`) of its first
+            and second task.
+        summary (str): ``'angle'`` (mean of the summed angles, degrees) or
+            ``'F'`` (F-measure of the summed counts, percent).
+        nonfinite_rule (str): How a non-finite input pixel is scored (a
+            task's own rule is its kind's ``nonfinite_rule``).
+        matcher_suffix (bool): Whether its key takes the suffix of a
+            non-protocol ``edge_matcher`` (``edge_seg_F_dilate``).
+
+    The per-image stats of measure ``<name>`` are computed by
+    ``MultiTaskMetric._<name>_stats``.
+    """
+    roles: Tuple[str, str]
+    summary: str
+    nonfinite_rule: str
+    matcher_suffix: bool = False
+
+
+#: The coherence measures, by name; a pair of tasks is measured by the one
+#: whose roles its tasks' kinds have.
+COHERENCE_MEASURES: Dict[str, CoherenceMeasure] = {
+    'normal_depth_angle':
+    CoherenceMeasure(('metric_depth', 'unit_normals'), 'angle',
+                     'an angle of 180 degrees'),
+    'edge_seg_F':
+    CoherenceMeasure(('boundaries', 'regions'), 'F',
+                     'an unmatched boundary pixel', matcher_suffix=True),
 }
 
 
@@ -76,9 +106,16 @@ class MultiTaskMetric(BaseMetric):
       (-1)^{l_t} (M_t - S_t) / S_t`` with ``l_t = 1`` for lower-is-better
       metrics (depth errors, normal angles). When a task lists several
       baseline metrics, its term is the mean of their relative gains.
-    - ``coherence.normal_depth_angle`` (``coherence=True``, tasks depth and
-      normals): mean angle between the predicted normals and the normals
-      derived from the predicted depth (back-projected with the sample's
+    - ``coherence.<pair>`` (``coherence=True``): the cross-task coherence
+      measures of ``coherence_pairs``. By default one pair per measure of
+      :data:`COHERENCE_MEASURES`, named after it, whose tasks are picked by
+      the coherence role of their kind (among several tasks of a role, the
+      first declared ``primary``, else the first): for the built-in tasks
+      the two below.
+    - ``coherence.normal_depth_angle`` (a ``metric_depth`` task such as
+      depth and a ``unit_normals`` task such as normals): mean angle
+      between the predicted normals and the normals derived from the
+      predicted depth (back-projected with the sample's
       ``camera_intrinsics`` metainfo, unflipped and scaled to the map size,
       or, without them, ``dataset_meta['camera_intrinsics']`` scaled to the
       map size; see :mod:`mmmtcp.utils.geometry` for the convention; cross
@@ -87,11 +124,12 @@ class MultiTaskMetric(BaseMetric):
       normals are defined (the pixel and its 4 neighbours have depth > 0,
       not on the image border) and the gt normal is valid (when gt normals
       are present).
-    - ``coherence.edge_seg_F`` (tasks edge and semseg, or edge and
-      human_parts when there is no semseg): F-measure between the predicted
-      boundaries (``prob >= 0.5``, thinned) and the thinned boundaries of
-      the predicted label map (pixels with a 4-neighbour of another label),
-      matched with the edge tolerance, counts summed over the data set.
+    - ``coherence.edge_seg_F`` (a ``boundaries`` task such as edge and a
+      ``regions`` task: semseg, which is primary, else human_parts):
+      F-measure between the predicted boundaries (``prob >= 0.5``,
+      thinned) and the thinned boundaries of the predicted label map
+      (pixels with a 4-neighbour of another label), matched with the edge
+      tolerance, counts summed over the data set.
     - ``coherence_gt.normal_depth_angle``, ``coherence_gt.edge_seg_F``
       (``coherence_on_gt=True``): the same measures on the ground truth
       (gt normals vs. normals of the gt depth; gt boundaries vs. boundaries
@@ -169,6 +207,13 @@ class MultiTaskMetric(BaseMetric):
             human_parts mIoU, depth rmse, normals mean, edge odsF, saliency
             maxF) in the units reported here, for ``delta_m``.
         coherence (bool): Compute the cross-task coherence measures.
+        coherence_pairs (dict[str, Sequence[str]], optional): The pairs of
+            tasks whose coherence is measured, ``{name: (task_a,
+            task_b)}``, reported as ``coherence.<name>``; the measure is the
+            one of :data:`COHERENCE_MEASURES` whose roles the two tasks'
+            kinds have (in either order), e.g. ``dict(edge_seg_F=('edge',
+            'semseg'), occlusion_seg_F=('occlusion', 'semseg'))``. Defaults
+            to the pairs derived from the tasks' kinds (see above).
         coherence_on_gt (bool): Also compute them on the ground truth.
         ignore_empty_classes (bool): Leave classes absent from both gt and
             prediction out of the mIoU mean (default). False counts them as
@@ -206,6 +251,7 @@ class MultiTaskMetric(BaseMetric):
                  baselines: Optional[Dict[str, Union[float, Dict[
                      str, float]]]] = None,
                  coherence: bool = False,
+                 coherence_pairs: Optional[Dict[str, Sequence[str]]] = None,
                  coherence_on_gt: bool = True,
                  ignore_empty_classes: bool = True,
                  output_dir: Optional[str] = None,
@@ -238,6 +284,13 @@ class MultiTaskMetric(BaseMetric):
         self.saliency_beta2 = float(saliency_beta2)
         self.coherence = coherence
         self.coherence_on_gt = coherence_on_gt
+        self.coherence_pairs = self._check_coherence_pairs(coherence_pairs)
+        #: measure of every coherence stats key (with and without ``_gt``)
+        self._coherence_keys: Dict[str, str] = {}
+        for name, (measure, _) in self.coherence_pairs.items():
+            key = self._coherence_key(name, measure)
+            for prefix in ('coherence', 'coherence_gt'):
+                self._coherence_keys[f'{prefix}.{key}'] = measure
         self.ignore_empty_classes = ignore_empty_classes
         self.baselines = self._check_baselines(baselines)
         if output_dir and not keep_results:
@@ -275,6 +328,66 @@ class MultiTaskMetric(BaseMetric):
                         f'be non-zero, got {value!r}')
             out[task] = {k: float(v) for k, v in values.items()}
         return out
+
+    def _default_coherence_pairs(self) -> Dict[str, Tuple[str, str]]:
+        """One pair per measure whose roles the tasks' kinds have."""
+        pairs = {}
+        for name, measure in COHERENCE_MEASURES.items():
+            picked = [
+                pick_task([
+                    t for t in self.tasks
+                    if get_task(t).kind_impl.coherence_role == role
+                ]) for role in measure.roles
+            ]
+            if None not in picked:
+                pairs[name] = tuple(picked)
+        return pairs
+
+    def _check_coherence_pairs(
+        self, pairs: Optional[Dict[str, Sequence[str]]]
+    ) -> Dict[str, Tuple[str, Tuple[str, str]]]:
+        """``{name: (measure, (task_a, task_b))}`` of the measured pairs,
+        the tasks in the order of the measure's roles."""
+        key = 'MultiTaskMetric.coherence_pairs'
+        if pairs is None:
+            pairs = self._default_coherence_pairs()
+        elif not isinstance(pairs, Mapping):
+            raise ValueError(f'{key} must be a dict {{name: (task_a, '
+                             f'task_b)}}, got {pairs!r}')
+        out = {}
+        for name, tasks in pairs.items():
+            where = f'{key}.{name}'
+            if isinstance(tasks, str) or len(tasks) != 2:
+                raise ValueError(f'{where} must be two task names, got '
+                                 f'{tasks!r}')
+            unknown = [t for t in tasks if t not in self.tasks]
+            if unknown:
+                raise ValueError(f'{where} names {unknown}, which are not in '
+                                 f'tasks={self.tasks}')
+            roles = tuple(
+                get_task(t).kind_impl.coherence_role for t in tasks)
+            for measure, spec in COHERENCE_MEASURES.items():
+                if roles == spec.roles:
+                    out[name] = (measure, tuple(tasks))
+                    break
+                if roles[::-1] == spec.roles:
+                    out[name] = (measure, tuple(tasks[::-1]))
+                    break
+            else:
+                raise ValueError(
+                    f'{where}: tasks {list(tasks)} have the coherence roles '
+                    f'{list(roles)} (their kinds\' `coherence_role`), which '
+                    'no coherence measure relates; the measures relate ' +
+                    ', '.join(f'{list(m.roles)} ({n})'
+                              for n, m in COHERENCE_MEASURES.items()))
+        return out
+
+    def _coherence_key(self, name: str, measure: str) -> str:
+        """Metric key (after ``coherence.``) of a coherence pair."""
+        if COHERENCE_MEASURES[measure].matcher_suffix and \
+                self.edge_matcher != 'correspond':
+            return f'{name}_{self.edge_matcher}'
+        return name
 
     # ------------------------------------------------------------------
     def _num_classes(self, task: str) -> int:
@@ -472,34 +585,47 @@ class MultiTaskMetric(BaseMetric):
 
     def _coherence_stats(self, maps: dict,
                          sample=None) -> Dict[str, dict]:
+        """Per-image stats of every coherence pair, keyed
+        ``coherence[_gt].<key>``."""
         out: Dict[str, dict] = {}
-        if 'depth' in maps and 'normals' in maps:
-            meta = self.dataset_meta or {}
-            axes = meta.get('normal_axes', NORMAL_AXES)
-            (pd, gd), (pn, gn) = maps['depth'], maps['normals']
-            gt_valid = np.any(gn != 0, axis=-1)
-            cam = self._camera(sample, pd.shape)
-            out['coherence.normal_depth_angle'] = normal_depth_stats(
-                pd, pn, cam, axes, gt_valid)
-            if self.coherence_on_gt:
-                out['coherence_gt.normal_depth_angle'] = normal_depth_stats(
-                    gd, gn, cam, axes, gt_valid)
-        seg_task = 'semseg' if 'semseg' in maps else (
-            'human_parts' if 'human_parts' in maps else None)
-        if 'edge' in maps and seg_task is not None:
-            pe, ge = maps['edge']
-            ps, gs = maps[seg_task]
-            max_dist = tolerance_in_pixels(pe.shape, self.edge_tolerance)
-            key = 'edge_seg_F' + ('' if self.edge_matcher == 'correspond'
-                                  else f'_{self.edge_matcher}')
-            out[f'coherence.{key}'] = edge_seg_stats(
-                pe, ps, max_dist, matcher=self.edge_matcher)
-            if self.coherence_on_gt:
-                valid = (ge != IGNORE_INDEX) & (gs != IGNORE_INDEX)
-                out[f'coherence_gt.{key}'] = edge_seg_stats(
-                    ge == 1, gs, max_dist, edge_threshold=None,
-                    ignore_index=IGNORE_INDEX, valid=valid,
-                    matcher=self.edge_matcher)
+        for name, (measure, (first, second)) in self.coherence_pairs.items():
+            key = self._coherence_key(name, measure)
+            stats = getattr(self, f'_{measure}_stats')
+            out.update(stats(key, maps[first], maps[second], sample))
+        return out
+
+    def _normal_depth_angle_stats(self, key: str, depth: tuple,
+                                  normals: tuple, sample) -> Dict[str, dict]:
+        """Angles between the normals and those derived from the depth."""
+        meta = self.dataset_meta or {}
+        axes = meta.get('normal_axes', NORMAL_AXES)
+        (pd, gd), (pn, gn) = depth, normals
+        gt_valid = np.any(gn != 0, axis=-1)
+        cam = self._camera(sample, pd.shape)
+        out = {
+            f'coherence.{key}':
+            normal_depth_stats(pd, pn, cam, axes, gt_valid)
+        }
+        if self.coherence_on_gt:
+            out[f'coherence_gt.{key}'] = normal_depth_stats(
+                gd, gn, cam, axes, gt_valid)
+        return out
+
+    def _edge_seg_F_stats(self, key: str, edge: tuple, seg: tuple,
+                          sample) -> Dict[str, dict]:
+        """Boundary counts of the boundaries against the label borders."""
+        (pe, ge), (ps, gs) = edge, seg
+        max_dist = tolerance_in_pixels(pe.shape, self.edge_tolerance)
+        out = {
+            f'coherence.{key}':
+            edge_seg_stats(pe, ps, max_dist, matcher=self.edge_matcher)
+        }
+        if self.coherence_on_gt:
+            valid = (ge != IGNORE_INDEX) & (gs != IGNORE_INDEX)
+            out[f'coherence_gt.{key}'] = edge_seg_stats(
+                ge == 1, gs, max_dist, edge_threshold=None,
+                ignore_index=IGNORE_INDEX, valid=valid,
+                matcher=self.edge_matcher)
         return out
 
     # ------------------------------------------------------------------
@@ -545,10 +671,11 @@ class MultiTaskMetric(BaseMetric):
             metrics['delta_m'] = self.delta_m(per_task)
         if self.coherence and results:
             for key in results[0]:
-                if not key.startswith('coherence'):
+                if key not in self._coherence_keys:
                     continue
                 total = sum_stats(r[key] for r in results)
-                if key.endswith('_angle'):
+                measure = COHERENCE_MEASURES[self._coherence_keys[key]]
+                if measure.summary == 'angle':
                     n = float(total['count'])
                     metrics[key] = float(total['sum'] / n) if n else np.nan
                 else:
@@ -576,10 +703,11 @@ class MultiTaskMetric(BaseMetric):
         metrics[f'{name}.nonfinite_pixels'] = count
         if name in self.tasks:
             rule = get_task(name).kind_impl.nonfinite_rule
+        elif name in self._coherence_keys:
+            measure = COHERENCE_MEASURES[self._coherence_keys[name]]
+            rule = measure.nonfinite_rule
         else:
-            rule = NONFINITE_RULES.get(
-                name.replace('coherence_gt.', 'coherence.').replace(
-                    '_dilate', ''), 'the worst error')
+            rule = 'the worst error'
         what = 'input' if name.startswith('coherence') else 'prediction'
         print_log(
             f'MultiTaskMetric (evaluation {self._num_evaluations}): '

@@ -6,15 +6,21 @@ another task's labels. For every target task ``t`` and every iteration a
 source task ``s != t`` is drawn (seeded, reproducible across runs, resumes
 and ranks); a small projector for the pair ``(t, s)`` maps ``t``'s decoder
 features at a sample of pixels to an embedding, and ``s``'s ground truth
-says which sampled pixels belong together:
+says which sampled pixels belong together. What it says is up to the kind
+of ``s`` (:meth:`~mmmtcp.tasks.BaseTaskKind.contrast_targets`, which also
+says which pixels are valid, and
+:meth:`~mmmtcp.tasks.BaseTaskKind.contrast_positives`):
 
-- ``semseg`` / ``human_parts``: same class;
-- ``depth``: relative depth difference ``|d_i - d_j| / max(d_i, d_j)`` under
-  ``depth_threshold``;
-- ``normals``: angle under ``normal_threshold`` degrees;
-- ``edge``: same region, i.e. the same connected component of the
-  non-boundary pixels (boundary pixels themselves are not sampled);
-- ``saliency``: same side of the saliency mask.
+- label kinds (``semseg`` / ``human_parts``): same class;
+- depth kinds: relative depth difference ``|d_i - d_j| / max(d_i, d_j)``
+  under ``depth_threshold``;
+- normal kinds: angle under ``normal_threshold`` degrees;
+- boundary kinds (``edge``): same region, i.e. the same connected component
+  of the non-boundary pixels (boundary pixels themselves are not sampled);
+- binary kinds (``saliency``): same side of the mask.
+
+A task whose kind has no ``contrast_targets`` (e.g. ``regression``) cannot
+be a source; it can be a target.
 
 Positives are pulled together and negatives pushed apart with a batch-hard
 triplet margin loss (default) or a supervised InfoNCE loss. Ignored or
@@ -28,7 +34,6 @@ predictions, FLOPs and latency are unchanged.
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import cv2
 import numpy as np
 import torch
 import torch.nn as nn
@@ -41,7 +46,7 @@ from torch import Tensor
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import ConfigType, OptConfigType
-from mmmtcp.utils import IGNORE_INDEX, check_tasks, get_task
+from mmmtcp.tasks import check_tasks, get_task
 
 
 @MODELS.register_module()
@@ -53,8 +58,10 @@ class CrossTaskContrastiveRegularizer(BaseModule):
         in_channels (int | dict[str, int]): Channels of each task's decoder
             features (one int for all tasks, or per task).
         pairs (dict[str, list[str]], optional): For each target task, the
-            source tasks it may draw. Defaults to every other task, for
-            every task.
+            source tasks it may draw; a source's kind must implement
+            ``contrast_targets``. Defaults to, for every task, every other
+            task whose kind does (tasks left without a source are no
+            targets).
         embed_channels (int): Embedding channels. Defaults to 64.
         hidden_channels (int): Hidden channels of the projector MLP.
             Defaults to 128.
@@ -106,7 +113,14 @@ class CrossTaskContrastiveRegularizer(BaseModule):
             raise ValueError("regularizer.loss_type must be 'triplet' or "
                              f"'infonce', got {loss_type!r}")
         if pairs is None:
-            pairs = {t: [s for s in self.tasks if s != t] for t in self.tasks}
+            usable = [s for s in self.tasks if self._can_be_source(s)]
+            pairs = {t: [s for s in usable if s != t] for t in self.tasks}
+            pairs = {t: sources for t, sources in pairs.items() if sources}
+            if not pairs:
+                raise ValueError(
+                    f'regularizer.tasks {self.tasks}: no task can be a '
+                    'contrastive source (none of their kinds implements '
+                    '`contrast_targets`)')
         self.pairs = {}
         for target, sources in pairs.items():
             check_tasks([target], 'regularizer.pairs')
@@ -116,6 +130,15 @@ class CrossTaskContrastiveRegularizer(BaseModule):
                 raise ValueError(
                     f'regularizer.pairs.{target}={sources} must name other '
                     f'tasks among {self.tasks}')
+            for source in sources:
+                if not self._can_be_source(source):
+                    raise ValueError(
+                        f'regularizer.pairs.{target}: task {source!r} (kind '
+                        f'{get_task(source).kind!r}) cannot be a contrastive '
+                        'source: its kind does not implement '
+                        '`contrast_targets` (which pixels are valid and '
+                        'what is compared), as label, binary, boundary, '
+                        'depth and normal kinds do')
             self.pairs[target] = sources
         if isinstance(in_channels, int):
             in_channels = {t: in_channels for t in self.tasks}
@@ -128,7 +151,7 @@ class CrossTaskContrastiveRegularizer(BaseModule):
         self.margin = margin
         self.temperature = temperature
         self.depth_threshold = depth_threshold
-        self.normal_cos = float(np.cos(np.deg2rad(normal_threshold)))
+        self.normal_threshold = normal_threshold
         self.loss_weight = loss_weight
         self.seed = seed
         self._calls = 0
@@ -167,9 +190,15 @@ class CrossTaskContrastiveRegularizer(BaseModule):
 
     # ------------------------------------------------------------------
     # labels of the source task at feature resolution
+    @staticmethod
+    def _can_be_source(task: str) -> bool:
+        """Whether the kind of ``task`` says which pixels belong together."""
+        return get_task(task).kind_impl.supports('contrast_targets')
+
     def _source_labels(self, source: str, data_samples: List[SegDataSample],
                        size: Tuple[int, int]) -> Tuple[Tensor, Tensor]:
-        """Source ground truth resized (nearest) to ``size``.
+        """Source ground truth at ``size``, as the source's kind compares
+        it (:meth:`~mmmtcp.tasks.BaseTaskKind.contrast_targets`).
 
         Returns:
             tuple[Tensor, Tensor]: ``values`` of shape (B, C, h, w) and a
@@ -184,42 +213,14 @@ class CrossTaskContrastiveRegularizer(BaseModule):
                     f'source but the data sample has no {spec.gt_field!r}; '
                     'load that task in the dataset')
             gt = sample.get(spec.gt_field).data
-            if source == 'edge':
-                gt = self._edge_regions(gt)
-            gt = F.interpolate(
-                gt[None].float(), size=size, mode='nearest')[0]
-            if spec.kind == 'depth':
-                valid = gt[0] > 0
-            elif spec.kind == 'normal':
-                norm = gt.norm(dim=0)
-                valid = norm > 0.5
-                gt = gt / norm.clamp(min=1e-6)
-            elif spec.is_label:
-                valid = gt[0] != IGNORE_INDEX
-            else:
-                raise ValueError(
-                    f'The contrastive regularizer cannot use task {source!r}'
-                    f' of kind {spec.kind!r} as a source: positives are '
-                    'defined for label, binary, boundary, depth and normal '
-                    'kinds')
-            values.append(gt)
+            value, valid = spec.kind_impl.contrast_targets(gt, size)
+            values.append(value)
             valids.append(valid)
         return torch.stack(values), torch.stack(valids)
 
-    @staticmethod
-    def _edge_regions(edge: Tensor) -> Tensor:
-        """Connected regions between boundaries; boundaries become 255."""
-        edge_np = edge[0].cpu().numpy()
-        inside = (edge_np == 0).astype(np.uint8)
-        _, regions = cv2.connectedComponents(inside, connectivity=4)
-        regions = regions.astype(np.int64)
-        regions[edge_np != 0] = IGNORE_INDEX
-        # keep ids clear of the ignore value
-        regions[(regions >= IGNORE_INDEX) & (edge_np == 0)] += 1
-        return torch.from_numpy(regions)[None].to(edge.device)
-
     def positive_mask(self, source: str, values: Tensor) -> Tensor:
-        """Which pairs of sampled pixels are positives.
+        """Which pairs of sampled pixels are positives, as the source's kind
+        decides (:meth:`~mmmtcp.tasks.BaseTaskKind.contrast_positives`).
 
         Args:
             source (str): Source task.
@@ -229,15 +230,10 @@ class CrossTaskContrastiveRegularizer(BaseModule):
         Returns:
             Tensor: Boolean (N, N) matrix (the diagonal is included).
         """
-        kind = get_task(source).kind
-        if kind == 'depth':
-            d = values[:, 0]
-            rel = (d[:, None] - d[None, :]).abs() / torch.maximum(
-                d[:, None], d[None, :]).clamp(min=1e-6)
-            return rel < self.depth_threshold
-        if kind == 'normal':
-            return values @ values.t() > self.normal_cos
-        return values[:, 0][:, None] == values[:, 0][None, :]
+        return get_task(source).kind_impl.contrast_positives(
+            values,
+            depth_threshold=self.depth_threshold,
+            normal_threshold=self.normal_threshold)
 
     # ------------------------------------------------------------------
     def _unused_projectors_zero(self, used: str) -> Tensor:

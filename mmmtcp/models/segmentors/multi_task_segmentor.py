@@ -26,25 +26,24 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList)
-from mmmtcp.utils import check_tasks, get_task
+from mmmtcp.tasks import check_tasks, get_task
 from ..utils import init_weights_by_name
 
 
 def _needs_classes(task: str) -> bool:
-    """Whether the head needs ``num_classes`` for ``task`` (label kinds)."""
-    try:
-        get_task(task).kind_impl.out_channels(None)
-    except ValueError:
-        return True
-    return False
+    """Whether the head needs ``num_classes`` for ``task`` (the kind's
+    :attr:`~mmmtcp.tasks.BaseTaskKind.needs_classes`)."""
+    return get_task(task).needs_classes
 
 
 def _main_label_task(tasks: Sequence[str]) -> Optional[str]:
-    """``'semseg'`` if it is a task, else the only task that needs a class
-    count, else ``None``."""
-    if 'semseg' in tasks:
-        return 'semseg'
+    """The first task that needs a class count and is declared
+    ``primary`` (semseg), else the only task that needs a class count,
+    else ``None``."""
     labelled = [t for t in tasks if _needs_classes(t)]
+    primary = [t for t in labelled if get_task(t).primary]
+    if primary:
+        return primary[0]
     return labelled[0] if len(labelled) == 1 else None
 
 
@@ -73,7 +72,7 @@ class MultiTaskSegmentor(BaseSegmentor):
     head's side weight), plus the losses of the regularizers.
 
     ``predict()`` fills, for every task of ``decode_head.tasks``, the
-    prediction field of :mod:`mmmtcp.utils.tasks` at the original image
+    prediction field of :mod:`mmmtcp.tasks` at the original image
     size: ``pred_sem_seg`` / ``pred_human_parts`` (int64 class ids),
     ``pred_depth_map`` (float, clamped at 0), ``pred_normal_map`` (unit
     vectors; a test-time flip is undone by flipping the map *and* negating
@@ -96,7 +95,7 @@ class MultiTaskSegmentor(BaseSegmentor):
     (``(B, decode_head.channels, H/4, W/4)`` for a 1/4..1/32 pyramid, before
     the CFM) with gradients flowing back into the task decoder and backbone,
     and ``data_samples`` carry every task's ground truth at the padded input
-    size (fields listed in :mod:`mmmtcp.utils.tasks`). The returned keys
+    size (fields listed in :mod:`mmmtcp.tasks`). The returned keys
     must contain ``'loss'`` to be optimized and must not collide with the
     task loss keys (a prefix such as ``loss_contrast_`` is recommended);
     a collision raises an error. A regularizer whose constructor takes
@@ -115,8 +114,10 @@ class MultiTaskSegmentor(BaseSegmentor):
       ``backbone.pretrained`` or ``backbone.init_cfg`` is an error.
     - ``auxiliary_head`` (one mmseg decode head such as ``FCNHead``, or a
       list) is extra supervision during training, as in mmseg, trained on
-      the class labels of one task: ``auxiliary_task``, by default
-      ``semseg`` (or the only label task when there is no ``semseg``). The
+      the class labels of one task: ``auxiliary_task``, by default the
+      label task declared ``primary`` (``semseg``; see
+      :class:`~mmmtcp.tasks.TaskSpec`), or the only label task when there
+      is none. The
       task's ground truth is handed to the mmseg head as ``gt_sem_seg``,
       so its ``num_classes`` must equal the decode head's for that task
       (checked). Its loss terms (``loss_ce``, ...) are summed into one
@@ -129,8 +130,9 @@ class MultiTaskSegmentor(BaseSegmentor):
       (``aux.acc_seg``, ``aux_<i>.acc_seg`` for a list). The auxiliary
       head is never run by ``predict()`` or ``_forward()``.
     - ``decode_head.num_classes`` may be an int (as in every mmseg base),
-      meaning the classes of ``semseg``, or of the only label task when
-      there is no ``semseg``; ``dict(semseg=40, human_parts=7)`` names
+      meaning the classes of the primary label task (``semseg``), or of
+      the only label task when there is none; ``dict(semseg=40,
+      human_parts=7)`` names
       them per task. The inherited mmseg head's other keys
       (``dropout_ratio``, ``pool_scales``, ``num_convs``, a single
       ``loss_decode`` dict, ...) are not multi-task head arguments:
@@ -158,7 +160,8 @@ class MultiTaskSegmentor(BaseSegmentor):
             trained as extra supervision on ``auxiliary_task`` (see above).
         auxiliary_task (str | list[str], optional): Task whose labels train
             the auxiliary head(s): one name for all heads or one per head.
-            Defaults to ``semseg``, or the only label task.
+            Defaults to the primary label task (``semseg``), or the only
+            label task.
         pretrained (str, optional): Checkpoint of the backbone, as in
             mmseg's ``EncoderDecoder``.
         init_by_name (bool): Initialize every submodule from a seed derived
@@ -290,7 +293,8 @@ class MultiTaskSegmentor(BaseSegmentor):
         if isinstance(num_classes, bool) or not isinstance(num_classes, int):
             raise ValueError(
                 '`model.decode_head.num_classes` must be an int (the classes '
-                'of semseg, or of the only label task) or a dict '
+                'of the primary label task such as semseg, or of the only '
+                'label task) or a dict '
                 f'{{task: classes}}, got {num_classes!r}')
         tasks = check_tasks(decode_head['tasks'], 'model.decode_head.tasks')
         task = _main_label_task(tasks)
@@ -298,8 +302,9 @@ class MultiTaskSegmentor(BaseSegmentor):
             labelled = [t for t in tasks if _needs_classes(t)]
             raise ValueError(
                 f'`model.decode_head.num_classes` is an int ({num_classes}), '
-                'which means the classes of `semseg` or of the only label '
-                f'task, but the tasks {tasks} have '
+                'which means the classes of the primary label task (such as '
+                f'`semseg`) or of the only label task, but the tasks {tasks} '
+                'have '
                 + (f'several label tasks {labelled}' if labelled else
                    'no label task') +
                 '; write a dict, e.g. `num_classes=dict('
@@ -341,7 +346,8 @@ class MultiTaskSegmentor(BaseSegmentor):
             if task is None:
                 raise ValueError(
                     '`model.auxiliary_head` is trained on the labels of one '
-                    'task, by default semseg or the only label task, but '
+                    'task, by default the primary label task (such as semseg) '
+                    'or the only label task, but '
                     f'`model.decode_head.tasks` {self.tasks} has neither; '
                     'set `model.auxiliary_task`.')
             tasks = [task] * len(cfgs)
