@@ -200,6 +200,26 @@ def test_cfm_efficient_equals_naive(impl, attn_downsample):
             assert grad.abs().sum() > 0, name
 
 
+def test_cfm_state_dict_names_and_receiving_view_by_hand():
+    """Checkpoints are keyed by the submodule names (``key_*`` computes the
+    receiving view R, ``query_*`` the sending view S); the output is
+    ``BN(CBAM_o(softmax(R S^T) V))`` with R as the rows."""
+    torch.manual_seed(0)
+    cfm = CoherenceFusionModule(8, [8, 8], reduction=2).double().eval()
+    prefixes = {k.split('.')[0] for k in cfm.state_dict()}
+    assert {'key_cbam', 'key_out', 'query_cbam', 'query_out', 'gates',
+            'fuse'} <= prefixes
+    x = torch.randn(1, 8, 3, 5, dtype=torch.float64)
+    others = [torch.randn(1, 8, 3, 5, dtype=torch.float64) for _ in range(2)]
+    with torch.no_grad():
+        fused = cfm._fused(*others)
+        r = cfm.key_out(cfm.key_cbam(fused)).flatten(2)[0].T  # N x C
+        s = cfm.query_out(cfm.query_cbam(fused)).flatten(2)[0].T
+        v = cfm._value(x).flatten(2)[0].T
+        y = torch.softmax(r @ s.T, dim=1) @ v  # rows: receiving positions
+        expected = cfm._output(y.T.reshape(1, -1, 3, 5))
+        torch.testing.assert_close(cfm(x, others), expected)
+
 def test_cfm_residual_and_errors():
     cfm = CoherenceFusionModule(8, [8], residual=True, reduction=2).eval()
     x = torch.randn(1, 8, 4, 4)

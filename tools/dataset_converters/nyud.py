@@ -42,10 +42,10 @@ from typing import List, Optional
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-# prepare_common puts this checkout's mmmtcp first on sys.path
-from prepare_common import (  # noqa: E402
-    CheckMessages, DatasetSpec, add_arguments, check_normals_file, run,
-    tolerant_dataset_class)
+import repo_checkout  # noqa: E402,F401 - this checkout's mmmtcp first
+from check_spec import DatasetSpec, tolerant_dataset_class  # noqa: E402
+from converter_cli import add_arguments, run  # noqa: E402
+from value_checks import CheckMessages, check_normals_file  # noqa: E402
 
 from mmmtcp.datasets import NYUDv2Dataset  # noqa: E402
 from mmmtcp.datasets.formats import (  # noqa: E402
@@ -140,7 +140,7 @@ def nyud_spec(
             Defaults to :data:`~mmmtcp.datasets.formats.DEFAULT_MAX_DEPTH`.
 
     Returns:
-        DatasetSpec: The spec of :func:`prepare_common.check_data_root`.
+        DatasetSpec: The spec of :func:`data_root_check.check_data_root`.
     """
     return DatasetSpec(
         name='NYUD-v2',

@@ -29,8 +29,8 @@ How the final prediction is formed (``refine``):
   layer of weights that the main loss trains from the first step (a scalar
   gate moves by about the learning rate per AdamW step).
 
-What each form does on the CPU demo is measured by the seeded study in the
-README ("What the demo does and what it measured").
+The forms are compared over paired seeds in the README section "MT-CP as
+its authors ran it: the study".
 """
 from typing import Dict, Optional, Sequence
 

@@ -1,9 +1,9 @@
 """Unscaled softmax affinity propagation over all positions.
 
 The Coherence Fusion Module of MT-CP (Fontana et al., WACV 2025) spreads a
-task's features along a pixel affinity ``softmax(K^T Q)`` computed from the
-other tasks' features, without the ``1/sqrt(d)`` scale of dot-product
-attention. Written out, the affinity is an ``N x M`` matrix (``N = M = HW``:
+task's features along a pixel affinity ``softmax(Q K^T)`` (rows: the
+receiving positions) computed from the other tasks' features, without the
+``1/sqrt(d)`` scale of dot-product attention. Written out, the affinity is an ``N x M`` matrix (``N = M = HW``:
 19,200^2 floats per image at 1/4 of 480x640). The implementations here
 compute the same function:
 

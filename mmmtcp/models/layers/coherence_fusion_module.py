@@ -10,14 +10,24 @@ together and task t's own features are spread along that structure:
    attention.
 2. Each other task's ``X_s`` is gated, ``X_s * sigmoid(conv1x1(X_s))``; the
    gated maps are concatenated and fused, ``F = ReLU(conv1x1(cat))``.
-3. Two attention-refined views of ``F``: ``K = ReLU(BN(CBAM_k(F)))`` and
-   ``Q = ReLU(BN(CBAM_q(F)))``.
-4. Affinity ``A = softmax(s K^T Q)`` over all positions (rows: receiving
+3. Two attention-refined views of ``F``: the receiving view
+   ``R = ReLU(BN(CBAM_k(F)))`` (submodules ``key_cbam``, ``key_out``) and
+   the sending view ``S = ReLU(BN(CBAM_q(F)))`` (``query_cbam``,
+   ``query_out``).
+4. Affinity ``A = softmax(s R^T S)`` over all positions (rows: receiving
    positions; ``s = attn_scale``, 1 in the reference, i.e. no ``1/sqrt(d)``
    scale) and
    ``Y = V A^T``, i.e. every position receives an affinity-weighted average
    of ``V``.
 5. Output ``BN(CBAM_o(Y))``, plus ``X_t`` when ``residual=True``.
+
+In the terms of dot-product attention the receiving view is the query
+and the sending view the key: :func:`affinity_propagation` is called with
+``query=R``, ``key=S``, ``value=V``. The submodules are named the other
+way round (``key_*`` computes ``R``, ``query_*`` computes ``S``; in the
+reference, ``cbam_dep`` gives the rows ``theta`` and ``cbam_dep2`` the
+columns ``phi``); they keep these names because checkpoints and the
+per-module initialization seeds are keyed by module name.
 
 The reference (``GAAF_module2``) materializes ``A``; here it is computed by
 :func:`affinity_propagation` (``impl='auto'``: on the CPU by row blocks with
@@ -60,9 +70,10 @@ class CoherenceFusionModule(BaseModule):
         other_channels (Sequence[int]): Channels of each other task's
             features, in the order they are passed to ``forward``.
         fuse_channels (int, optional): Channels of the fused map ``F`` and of
-            ``K``/``Q``. Defaults to ``sum(other_channels)`` (the reference).
+            its receiving and sending views. Defaults to
+            ``sum(other_channels)`` (the reference).
         attn_downsample (int): Average-pool factor applied to the sending
-            positions (``Q`` and ``V``) of the affinity. ``1`` keeps all
+            positions (``S`` and ``V``) of the affinity. ``1`` keeps all
             positions (exactly the reference function). Defaults to 1.
         impl (str): ``'auto'``, ``'rows'``, ``'sdpa'``, ``'chunked'`` or
             ``'naive'`` (see :func:`affinity_propagation`; all compute the
@@ -72,23 +83,23 @@ class CoherenceFusionModule(BaseModule):
         keep_bytes (int): The row-block kernel (``impl='rows'``, the CPU
             choice of ``'auto'``) keeps the affinity's probabilities for the
             backward pass while they fit in this many bytes and recomputes
-            the rest there (one more ``K^T Q`` product for those rows).
+            the rest there (one more ``R^T S`` product for those rows).
             Defaults to 1 GiB (:data:`DEFAULT_KEEP_BYTES`).
         with_cp (bool): Recompute the layers before and after the affinity
             in the backward pass (activation checkpointing, one branch at a
             time) and keep none of the affinity's probabilities (computed in
             blocks of 16 MiB of scores instead of 64 MiB), to save
             training memory at the cost of one more forward pass of those
-            layers and of the ``K^T Q`` product. Their BN running
+            layers and of the ``R^T S`` product. Their BN running
             statistics are then updated twice per step (as in every
             ``with_cp`` block of mmseg/mmdet). Defaults to False.
         residual (bool): Add ``X_t`` to the output. The released reference
             module has this residual disabled. Defaults to False.
         reduction (int): CBAM channel reduction ratio. Defaults to 16.
-        attn_scale (float | str): Multiplier of the ``K^T Q`` dot products
+        attn_scale (float | str): Multiplier of the ``R^T S`` dot products
             before the softmax. ``1.0`` is the reference (no scale);
             ``'sqrt'`` uses ``1/sqrt(fuse_channels)`` as in dot-product
-            attention. ``K`` and ``Q`` are ReLU(BN(.)) maps, so every dot
+            attention. ``R`` and ``S`` are ReLU(BN(.)) maps, so every dot
             product is a sum of ``fuse_channels`` non-negative terms: without
             the scale the logits have a spread of order ``sqrt(d)`` already
             at initialization, the softmax is nearly one-hot (every position
@@ -194,12 +205,14 @@ class CoherenceFusionModule(BaseModule):
         gated = [o * torch.sigmoid(g(o)) for g, o in zip(self.gates, others)]
         return self.fuse(torch.cat(gated, dim=1))
 
-    def _key(self, fused: Tensor) -> Tensor:
-        """``K``: the receiving positions' view of ``F``."""
+    def _receiving(self, fused: Tensor) -> Tensor:
+        """``R``: the receiving positions' view of ``F`` (the attention
+        query), computed by the ``key_*`` submodules."""
         return self.key_out(self.key_cbam(fused))
 
-    def _query(self, fused: Tensor) -> Tensor:
-        """``Q``: the sending positions' view of ``F``."""
+    def _sending(self, fused: Tensor) -> Tensor:
+        """``S``: the sending positions' view of ``F`` (the attention key),
+        computed by the ``query_*`` submodules."""
         return self.query_out(self.query_cbam(fused))
 
     def _output(self, out: Tensor) -> Tensor:
@@ -232,18 +245,18 @@ class CoherenceFusionModule(BaseModule):
 
         value = run(self._value, x)
         fused = run(self._fused, *others)
-        key = run(self._key, fused)
-        query = run(self._query, fused)
+        receiving = run(self._receiving, fused)
+        sending = run(self._sending, fused)
         del fused
         b, c, h, w = value.shape
         if self.attn_downsample > 1:
             ds = self.attn_downsample
-            query = F.avg_pool2d(query, ds, ds, ceil_mode=True)
+            sending = F.avg_pool2d(sending, ds, ds, ceil_mode=True)
             value = F.avg_pool2d(value, ds, ds, ceil_mode=True)
         out = affinity_propagation(
-            key.flatten(2).transpose(1, 2),
-            query.flatten(2).transpose(1, 2),
-            value.flatten(2).transpose(1, 2),
+            query=receiving.flatten(2).transpose(1, 2),
+            key=sending.flatten(2).transpose(1, 2),
+            value=value.flatten(2).transpose(1, 2),
             impl=self.impl,
             chunk_size=self.chunk_size,
             scale=self.attn_scale,
