@@ -70,17 +70,22 @@ def build_config(args: argparse.Namespace) -> Config:
                 'AmpOptimWrapper runs float16 autocast on CUDA); no GPU is '
                 'visible, so train without --amp (float32 on the CPU).')
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if optim_wrapper == 'AmpOptimWrapper':
+        # each float32 wrapper and its AMP counterpart
+        amp_of = dict(
+            OptimWrapper='AmpOptimWrapper',
+            SkipNonFiniteOptimWrapper='SkipNonFiniteAmpOptimWrapper')
+        if optim_wrapper in amp_of.values():
             print_log(
                 'AMP training is already enabled in the config.',
                 logger='current',
                 level=logging.WARNING)
         else:
-            if optim_wrapper != 'OptimWrapper':
+            if optim_wrapper not in amp_of:
                 raise ValueError(
-                    '--amp only supports `optim_wrapper.type="OptimWrapper"`'
-                    f', got {optim_wrapper!r}')
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+                    '--amp only supports `optim_wrapper.type` '
+                    f'{" or ".join(map(repr, amp_of))}, got '
+                    f'{optim_wrapper!r}')
+            cfg.optim_wrapper.type = amp_of[optim_wrapper]
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
     if args.resume == 'auto':

@@ -6,10 +6,7 @@ _base_ = [
     '../_base_/datasets/nyud_mt_480x640.py', '../_base_/default_runtime.py',
     '../_base_/schedules/schedule_100e.py'
 ]
-img_size = (480, 640)
 model = dict(
-    data_preprocessor=dict(size=img_size),
-    backbone=dict(img_size=img_size),
-    decode_head=dict(
-        tasks={{_base_.tasks}}, num_classes=dict(semseg=40)))
+    data_preprocessor=dict(size=_base_.img_size),
+    backbone=dict(img_size=_base_.img_size))
 log_processor = dict(by_epoch=True)

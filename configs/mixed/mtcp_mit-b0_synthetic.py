@@ -24,15 +24,9 @@ train_pipeline = [
     dict(type='MultiTaskPad', size=crop_size),
     dict(type='PackMultiTaskInputs'),
 ]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadMultiTaskAnnotations'),
-    dict(type='PackMultiTaskInputs'),
-]
 train_dataloader = dict(
     batch_size=4, dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(
-    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+val_dataloader = dict(dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
 # the demo's AdamW, one learning rate for all (no 10x for the head)
 optim_wrapper = dict(

@@ -6,8 +6,6 @@ _base_ = [
     '../_base_/datasets/synthetic_scenes.py', '../_base_/default_runtime.py',
     '../_base_/balancers/lps_nyud.py'
 ]
-model = dict(
-    decode_head=dict(tasks={{_base_.tasks}}, num_classes=dict(semseg=40)))
 # Small scenes (120x160, written by `python tools/demo.py` or
 # `python tools/generate_synthetic_scenes.py data/synthetic_scenes_120x160
 # --height 120 --width 160`) keep the CPU demo fast: training jitters the
@@ -30,18 +28,12 @@ train_pipeline = [
     dict(type='MultiTaskPad', size=crop_size),
     dict(type='PackMultiTaskInputs'),
 ]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadMultiTaskAnnotations'),
-    dict(type='PackMultiTaskInputs'),
-]
-val_dataloader = dict(
-    dataset=dict(data_root=data_root, pipeline=test_pipeline))
-test_dataloader = val_dataloader
 train_dataloader = dict(
     batch_size=4, dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='SkipNonFiniteOptimWrapper',
     optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999),
                    weight_decay=1e-4))
 param_scheduler = [
@@ -57,6 +49,9 @@ default_hooks = dict(
     checkpoint=dict(
         type='SafeCheckpointHook', by_epoch=False, interval=140,
         max_keep_ckpts=1),
+    # stop a run whose loss blows up or stays non-finite, before any
+    # checkpoint is written from it
+    divergence=dict(type='DivergenceHook'),
     visualization=dict(type='MultiTaskVisualizationHook'),
     # model, data sets and evaluators agree on tasks and classes
     multi_task_check=dict(type='MultiTaskCheckHook'))

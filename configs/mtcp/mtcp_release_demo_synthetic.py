@@ -12,11 +12,9 @@ model = dict(
         type='MTCPHead',
         **_base_.release_common,
         **_base_.release_mtcp))
-train_dataloader = dict(dataset=dict(tasks=tasks))
-val_dataloader = dict(dataset=dict(tasks=tasks))
-test_dataloader = val_dataloader
-val_evaluator = dict(tasks=tasks)
-test_evaluator = val_evaluator
+train_dataloader = val_dataloader = test_dataloader = dict(
+    dataset=dict(tasks=tasks))
+val_evaluator = test_evaluator = dict(tasks=tasks)
 # the FPN neck computes 4 outputs and the head reads the finest: the other
 # outputs' convolutions get no gradient under DDP
 find_unused_parameters = True

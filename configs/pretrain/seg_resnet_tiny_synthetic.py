@@ -7,11 +7,9 @@
 _base_ = ['../baseline/mt_baseline_demo_synthetic.py']
 tasks = ['semseg']
 model = dict(decode_head=dict(tasks=tasks, loss_decode=dict(_delete_=True)))
-train_dataloader = dict(dataset=dict(tasks=tasks))
-val_dataloader = dict(dataset=dict(tasks=tasks))
-test_dataloader = val_dataloader
-val_evaluator = dict(tasks=tasks)
-test_evaluator = val_evaluator
+train_dataloader = val_dataloader = test_dataloader = dict(
+    dataset=dict(tasks=tasks))
+val_evaluator = test_evaluator = dict(tasks=tasks)
 max_iters = 1000
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 param_scheduler = [

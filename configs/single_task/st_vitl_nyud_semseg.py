@@ -1,18 +1,13 @@
 # Single-task baseline (for the multi-task gain delta_m): ViT-L/16,
 # NYUD-v2, task 'semseg' only (one decoder + output).
-_base_ = ['../baseline/mt_baseline_vitl_nyud.py']
+_base_ = ['../_base_/single_task_vitl_nyud.py']
 tasks = ['semseg']
 model = dict(
     decode_head=dict(
         tasks=tasks,
-        num_classes=dict(_delete_=True, semseg=40),
+        num_classes=dict(semseg=40),
         loss_decode=dict(
-            _delete_=True,
-            semseg=dict(
-                type='CrossEntropyLoss',
-                avg_non_ignore=True))))
-train_dataloader = dict(dataset=dict(tasks=tasks))
-val_dataloader = dict(dataset=dict(tasks=tasks))
-test_dataloader = val_dataloader
-val_evaluator = dict(tasks=tasks)
-test_evaluator = val_evaluator
+            semseg=dict(type='CrossEntropyLoss', avg_non_ignore=True))))
+train_dataloader = val_dataloader = test_dataloader = dict(
+    dataset=dict(tasks=tasks))
+val_evaluator = test_evaluator = dict(tasks=tasks)

@@ -159,8 +159,11 @@ def runner_cfg(work_dir: str,
                optimizer: Optional[dict] = None,
                accumulative_counts: int = 1,
                vis_backends: Sequence[dict] = (dict(type='LocalVisBackend'),),
-               resume: bool = False) -> dict:
-    """Config dict of a tiny, deterministic training run."""
+               resume: bool = False,
+               optim_wrapper_type: str = 'SkipNonFiniteOptimWrapper',
+               divergence: Optional[dict] = None) -> dict:
+    """Config dict of a tiny, deterministic training run (with
+    ``divergence``, a ``DivergenceHook`` of those arguments)."""
     custom_hooks = [h for h in (balancer_hook, record_hook) if h is not None]
     dataset = dict(
         type='BaseSegDataset',
@@ -188,7 +191,7 @@ def runner_cfg(work_dir: str,
             type='IterBasedTrainLoop', max_iters=max_iters,
             val_interval=10**6),
         optim_wrapper=dict(
-            type='OptimWrapper',
+            type=optim_wrapper_type,
             optimizer=optimizer
             or dict(type='AdamW', lr=1e-2, weight_decay=0.05),
             accumulative_counts=accumulative_counts),
@@ -200,7 +203,9 @@ def runner_cfg(work_dir: str,
             checkpoint=dict(
                 type='CheckpointHook', by_epoch=False,
                 interval=ckpt_interval or 10**6, save_last=False),
-            sampler_seed=dict(type='DistSamplerSeedHook')),
+            sampler_seed=dict(type='DistSamplerSeedHook'),
+            **({} if divergence is None else dict(
+                divergence=dict(type='DivergenceHook', **divergence)))),
         custom_hooks=custom_hooks,
         log_processor=dict(by_epoch=False),
         visualizer=dict(type='Visualizer',
@@ -229,10 +234,11 @@ def find_hook(runner: Runner, cls_name: str):
 
 def ddp_worker(rank: int, world_size: int, init_file: str, work_dir: str,
                data_root: str, balancers: Sequence[dict], max_iters: int,
-               out_file: str) -> None:
+               out_file: str, nan_calls_rank0: Sequence[int] = ()) -> None:
     """Train on ``world_size`` CPU processes (gloo), once per balancer, and
-    save every rank's logged outputs, balancer state and parameters to
-    ``out_file.<rank>``."""
+    save every rank's logged outputs, balancer state, parameters and
+    number of skipped steps to ``out_file.<rank>``. The loss of rank 0
+    alone is NaN at its ``loss`` calls ``nan_calls_rank0``."""
     import torch.distributed as torch_dist
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank),
                       WORLD_SIZE=str(world_size))
@@ -248,7 +254,9 @@ def ddp_worker(rank: int, world_size: int, init_file: str, work_dir: str,
                 dict(type='TaskBalanceHook', balancer=balancer),
                 max_iters,
                 record_hook=dict(type='RecordBalanceHook'),
-                launcher='pytorch')
+                launcher='pytorch',
+                model=model_cfg(nan_calls=nan_calls_rank0 if rank == 0 else
+                                ()))
             runner = build_runner(cfg)
             runner.train()
             hook = find_hook(runner, 'TaskBalanceHook')
@@ -256,6 +264,7 @@ def ddp_worker(rank: int, world_size: int, init_file: str, work_dir: str,
             results.append(
                 dict(records=record.records,
                      state=hook.balancer.get_state(),
+                     skipped=runner.optim_wrapper.num_skipped,
                      params={k: v.detach().clone() for k, v in
                              runner.model.module.named_parameters()}))
         torch.save(results, f'{out_file}.{rank}')

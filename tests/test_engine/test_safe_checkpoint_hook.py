@@ -13,7 +13,8 @@ from mmengine.hooks import Hook
 
 import balancer_testlib as lib
 from mmmtcp.datasets import generate_scenes
-from mmmtcp.engine import NonFiniteModelError, find_resumable_checkpoint
+from mmmtcp.engine import (DivergenceError, NonFiniteModelError,
+                           find_resumable_checkpoint)
 from mmmtcp.utils import safe_torch_load
 from mmseg.registry import HOOKS
 from tool_runs import ROOT, run, write_demo_config
@@ -49,8 +50,8 @@ def _cfg(tmp_path, data_root, max_iters, keep=1, **kwargs):
         'balancer_hook',
         dict(
             type='TaskBalanceHook',
-            balancer=dict(type='LossPrioritization', period=2),
-            max_consecutive_skips=3))
+            balancer=dict(type='LossPrioritization', period=2)))
+    kwargs.setdefault('divergence', dict(max_consecutive_skips=3))
     cfg = lib.runner_cfg(
         str(tmp_path / 'work'), data_root, balancer, max_iters,
         ckpt_interval=2, **kwargs)
@@ -102,17 +103,66 @@ def test_nonfinite_buffer_is_never_saved(tmp_path, data_root):
     assert _assert_checkpoints_finite(cfg['work_dir']) == ['iter_2.pth']
 
 
-def test_consecutive_skips_stop_naming_task_and_checkpoint(
+def test_consecutive_skips_stop_naming_terms_and_checkpoint(
         tmp_path, data_root):
+    # the loss is NaN from iteration 5 on: 5, 6 and 7 are skipped (at most
+    # 3 in a row), 8 stops the run
     cfg = _cfg(tmp_path, data_root, max_iters=20,
                model=lib.model_cfg(nan_calls=range(4, 100)))
     runner = lib.build_runner(cfg)
-    with pytest.raises(RuntimeError,
-                       match=r"3 consecutive iterations \(5-7\).*\['aux'\]"
-                       r'.*iter_6\.pth'):
+    with pytest.raises(DivergenceError,
+                       match=r"iteration 8: non-finite \['loss', "
+                       r"'aux.loss_ce'\] in 4 consecutive iterations \(5-8; "
+                       r'max_consecutive_skips=3\).*aux.loss_ce=nan.*'
+                       r'last good checkpoint is .*iter_4\.pth'):
         runner.train()
-    # iteration 6 was skipped: its checkpoint holds the weights of 4
-    assert _assert_checkpoints_finite(cfg['work_dir']) == ['iter_6.pth']
+    # iteration 6 was skipped: no checkpoint was written from it
+    assert _assert_checkpoints_finite(cfg['work_dir']) == ['iter_4.pth']
+    assert runner.optim_wrapper.num_skipped == 4
+
+
+def test_nan_without_a_skipping_wrapper_stops_at_once(tmp_path, data_root):
+    cfg = _cfg(tmp_path, data_root, max_iters=20,
+               model=lib.model_cfg(nan_calls=(4, )),
+               optim_wrapper_type='OptimWrapper',
+               balancer_hook=None)
+    runner = lib.build_runner(cfg)
+    with pytest.raises(DivergenceError,
+                       match=r'iteration 5: non-finite .*OptimWrapper\) has '
+                       r'applied the step'):
+        runner.train()
+    assert _assert_checkpoints_finite(cfg['work_dir']) == ['iter_4.pth']
+
+
+def test_finite_blowup_stops_before_its_checkpoint(tmp_path, data_root):
+    """A learning rate far too high (#23, case 1): the loss grows by
+    orders of magnitude while staying finite; the run stops at the first
+    iteration above 20x the running median, and no checkpoint is written
+    from it (checkpoints every iteration here)."""
+    cfg = _cfg(tmp_path, data_root, max_iters=20,
+               optimizer=dict(type='AdamW', lr=2e3, weight_decay=0.05))
+    cfg['default_hooks']['checkpoint'].update(interval=1, max_keep_ckpts=20)
+    runner = lib.build_runner(cfg)
+    with pytest.raises(DivergenceError) as info:
+        runner.train()
+    message = str(info.value)
+    stopped = runner.iter + 1
+    assert f'diverged at iteration {stopped}:' in message
+    assert 'x its running median' in message
+    assert 'decode.loss_ce=' in message and 'aux.loss_ce=' in message
+    kept = _assert_checkpoints_finite(cfg['work_dir'])
+    assert kept == [f'iter_{i}.pth' for i in range(1, stopped)], kept
+    assert f'iter_{stopped - 1}.pth' in message
+
+
+def test_divergence_hook_arguments_are_checked():
+    from mmmtcp.engine import DivergenceHook
+    with pytest.raises(ValueError, match='`factor` must be a number > 1'):
+        DivergenceHook(factor=1)
+    with pytest.raises(ValueError, match='`max_consecutive_skips`'):
+        DivergenceHook(max_consecutive_skips=-1)
+    with pytest.raises(ValueError, match='must not exceed `window`'):
+        DivergenceHook(window=3, min_history=4)
 
 
 def test_an_isolated_skip_does_not_stop(tmp_path, data_root):
@@ -121,6 +171,7 @@ def test_an_isolated_skip_does_not_stop(tmp_path, data_root):
     runner = lib.build_runner(cfg)
     runner.train()
     assert lib.find_hook(runner, 'TaskBalanceHook').num_skipped == 3
+    assert runner.optim_wrapper.num_skipped == 3
 
 
 def test_two_balance_hooks_are_refused(tmp_path, data_root):
@@ -204,3 +255,107 @@ custom_hooks = _base_.custom_hooks + [
     assert _assert_checkpoints_finite(work_dir) == [
         'iter_6.pth', 'iter_8.pth'
     ]
+
+
+# ----------------------------------------------------------------------
+# best checkpoints, files of earlier runs, damaged files
+def _trained_runner(tmp_path, data_root, **checkpoint):
+    cfg = _cfg(tmp_path, data_root, max_iters=2)
+    cfg['default_hooks']['checkpoint'].update(checkpoint)
+    runner = lib.build_runner(cfg)
+    runner.train()
+    return runner, lib.find_hook(runner, 'SafeCheckpointHook')
+
+
+class _Killed(BaseException):
+    """Stands for a SIGKILL at the injection point: nothing after it runs
+    (a BaseException, so no ``except Exception`` cleans up)."""
+
+
+@pytest.mark.parametrize('indicators', [['acc'], ['acc', 'miou']])
+def test_a_kill_during_a_best_save_leaves_a_best_file(
+        tmp_path, data_root, indicators, monkeypatch):
+    runner, hook = _trained_runner(
+        tmp_path, data_root, save_best=indicators, rule='greater')
+    work = cfg_dir = runner.work_dir  # noqa: F841
+
+    def best_files():
+        return sorted(
+            osp.basename(p) for p in glob.glob(osp.join(work, 'best_*.pth')))
+
+    metrics = {k: 1.0 for k in indicators}
+    hook._save_best_checkpoint(runner, metrics)
+    first = best_files()
+    assert first == sorted(f'best_{k}_iter_2.pth' for k in indicators)
+
+    # killed before the new best is written: mmengine has already removed
+    # the old one at that point; here it is still there
+    runner.train_loop._iter += 1
+    metrics = {k: 2.0 for k in indicators}
+    with monkeypatch.context() as m:
+        def killed(*args, **kwargs):
+            raise _Killed()
+        m.setattr(runner, 'save_checkpoint', killed)
+        with pytest.raises(_Killed):
+            hook._save_best_checkpoint(runner, metrics)
+    assert best_files() == first
+
+    # killed after the new best is complete, before the old is removed:
+    # both exist
+    runner.train_loop._iter += 1
+    metrics = {k: 2.5 for k in indicators}
+    with monkeypatch.context() as m:
+        def killed(*args, **kwargs):
+            raise _Killed()
+        m.setattr(hook, '_remove_replaced_best', killed)
+        with pytest.raises(_Killed):
+            hook._save_best_checkpoint(runner, metrics)
+    assert set(first) < set(best_files())
+
+    # a complete save replaces the old best files
+    runner.train_loop._iter += 1
+    metrics = {k: 3.0 for k in indicators}
+    hook._save_best_checkpoint(runner, metrics)
+    files = set(best_files())
+    assert {f'best_{k}_iter_5.pth' for k in indicators} <= files
+    assert not {f'best_{k}_iter_4.pth' for k in indicators} & files
+    for name in files:
+        safe_torch_load(osp.join(cfg_dir, name))
+
+
+def test_a_checkpoint_of_an_earlier_run_is_never_overwritten(
+        tmp_path, data_root):
+    """#23, case 2: a run started in a work dir that held a good iter_2.pth
+    overwrote it. Now the earlier file is kept under another name."""
+    work = tmp_path / 'work'
+    work.mkdir()
+    earlier = {'meta': {'note': 'earlier run'}, 'state_dict': {}}
+    torch.save(earlier, str(work / 'iter_2.pth'))
+    runner, _ = _trained_runner(tmp_path, data_root)
+    kept = glob.glob(str(work / 'iter_2.pth.kept-*'))
+    assert len(kept) == 1
+    assert safe_torch_load(kept[0])['meta']['note'] == 'earlier run'
+    # the run's own checkpoint is in place, and resuming ignores the kept
+    # file
+    assert 'state_dict' in safe_torch_load(str(work / 'iter_2.pth'))
+    assert safe_torch_load(str(work / 'iter_2.pth'))['state_dict']
+    assert find_resumable_checkpoint(str(work), str(work)) == str(
+        work / 'iter_2.pth')
+    log = open(glob.glob(osp.join(runner.log_dir, '*.log'))[0]).read()
+    assert 'was not written by this run' in log and kept[0] in log
+
+
+def test_resume_skips_a_checkpoint_damaged_in_the_middle(tmp_path):
+    folder = tmp_path / 'work'
+    folder.mkdir()
+    state = dict(state_dict={'w': torch.arange(200000, dtype=torch.float32)})
+    for step in (4, 6):
+        torch.save(state, str(folder / f'iter_{step}.pth'))
+    path = folder / 'iter_6.pth'
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 64] = bytes(64)  # zeros over tensor data
+    path.write_bytes(bytes(data))
+    (folder / 'last_checkpoint').write_text(str(path))
+    assert find_resumable_checkpoint(str(folder), str(folder)) == str(
+        folder / 'iter_4.pth')

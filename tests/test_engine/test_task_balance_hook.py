@@ -187,7 +187,7 @@ def test_gradient_accumulation_counts_iterations(tmp_path, data_root):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(),
-                    reason='AmpOptimWrapper needs a GPU')
+                    reason='SkipNonFiniteAmpOptimWrapper needs a GPU')
 def test_amp(tmp_path, data_root):
     cfg = lib.runner_cfg(
         str(tmp_path / 'amp'), data_root,
@@ -195,7 +195,7 @@ def test_amp(tmp_path, data_root):
              balancer=dict(type='LossPrioritization', period=2)), 4,
         record_hook=dict(type='RecordBalanceHook'),
         model=lib.model_cfg(nan_calls=(2, )))
-    cfg['optim_wrapper']['type'] = 'AmpOptimWrapper'
+    cfg['optim_wrapper']['type'] = 'SkipNonFiniteAmpOptimWrapper'
     runner = lib.build_runner(cfg)
     runner.train()
     hook = lib.find_hook(runner, 'TaskBalanceHook')
@@ -224,5 +224,43 @@ def test_ddp_ranks_use_identical_weights(tmp_path, data_root):
         for name, value in res0['params'].items():
             torch.testing.assert_close(res1['params'][name], value)
     lps_weights = weights_of(rank0[0]['records'])
+    assert [r['skipped'] for r in rank0 + rank1] == [0, 0, 0, 0]
     assert lps_weights[0] == [1.0, 1.0] and lps_weights[2] != [1.0, 1.0]
     assert rank0[1]['state']['log_vars'] != [0.0, 0.0]
+
+
+def test_ddp_a_nan_on_one_rank_skips_the_step_on_every_rank(
+        tmp_path, data_root):
+    """Whether the loss is finite is reduced over the ranks: rank 0's NaN
+    at its third call makes both ranks skip that step, and they stay
+    identical."""
+    out = str(tmp_path / 'out')
+    mp.spawn(
+        lib.ddp_worker,
+        args=(2, str(tmp_path / 'init'), str(tmp_path / 'work'), data_root,
+              [dict(type='LossPrioritization', spread=7.5, period=2)], 4,
+              out, (2, )),
+        nprocs=2)
+    (res0, ), (res1, ) = torch.load(out + '.0'), torch.load(out + '.1')
+    assert res0['skipped'] == res1['skipped'] == 1
+    assert weights_of(res0['records']) == weights_of(res1['records'])
+    assert res0['state'] == res1['state']
+    for name, value in res0['params'].items():
+        torch.testing.assert_close(res1['params'][name], value, rtol=0,
+                                   atol=0)
+    # rank 1's own loss was finite at that iteration
+    assert math.isfinite(res1['records'][2]['aux.loss_ce'])
+    assert not math.isfinite(res0['records'][2]['aux.loss_ce'])
+
+
+def test_nan_policy_skip_needs_a_skipping_optim_wrapper(tmp_path, data_root):
+    with pytest.raises(ValueError, match='SkipNonFiniteOptimWrapper'):
+        train(tmp_path, data_root, dict(type='FixedTaskWeights'), 2,
+              optim_wrapper_type='OptimWrapper',
+              hook_kwargs=dict(nan_policy='skip'))
+    # 'auto' with a plain wrapper stops at the first non-finite loss
+    with pytest.raises(RuntimeError, match=r"\['aux'\] at iteration 2.*"
+                       r"nan_policy='stop'"):
+        train(tmp_path, data_root, dict(type='FixedTaskWeights'), 4,
+              'auto', optim_wrapper_type='OptimWrapper',
+              model=lib.model_cfg(nan_calls=(1, )))

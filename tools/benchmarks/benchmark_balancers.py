@@ -2,9 +2,12 @@
 
 A small multi-task conv model (one head per task plus a side output per task,
 loss keys ``loss_<task>`` and ``loss_<task>_aux0`` as mmmtcp's segmentors
-return them) is trained with mmengine's ``train_step`` and an
-``OptimWrapper``, once without any hook and once per balancer with the hook
-installed. The script prints the mean wall time per training step and the
+return them) is trained with mmengine's ``train_step``: with mmengine's
+``OptimWrapper`` and no hook (``none``), with
+:class:`~mmmtcp.engine.SkipNonFiniteOptimWrapper` (the configs' wrapper: a
+finiteness check of the loss and a snapshot of the buffers per step) and no
+hook (``skip-wrapper``), and with that wrapper and the hook installed, once
+per balancer. The script prints the mean wall time per training step and the
 overhead against the plain step, and the time of ``parse_losses`` alone.
 
 Usage:
@@ -27,7 +30,7 @@ from mmengine.optim import OptimWrapper
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))  # this checkout's mmmtcp
 import mmmtcp  # noqa: F401  # isort:skip
-from mmmtcp.engine import TaskBalanceHook
+from mmmtcp.engine import SkipNonFiniteOptimWrapper, TaskBalanceHook
 from mmmtcp.utils import TASKS
 
 
@@ -59,8 +62,8 @@ class ToyMultiTaskModel(BaseModel):
 
 
 def time_steps(model, optim_wrapper, hook, data, iters: int) -> float:
-    """Mean seconds per step; with a hook, its ``before_train_iter`` (the
-    buffer snapshot of ``nan_policy='skip'``) runs before each step."""
+    """Mean seconds per step; with a hook, its ``before_train_iter`` runs
+    before each step."""
 
     def step(i):
         if hook is not None:
@@ -97,6 +100,7 @@ def main() -> None:
 
     balancers = {
         'none': None,
+        'skip-wrapper': None,
         'FixedTaskWeights': dict(type='FixedTaskWeights'),
         'LossPrioritization': dict(type='LossPrioritization', period=10),
         'UncertaintyWeighting': dict(type='UncertaintyWeighting'),
@@ -110,7 +114,9 @@ def main() -> None:
     setups = {}
     for name, cfg in balancers.items():
         model = ToyMultiTaskModel(tasks)
-        optim_wrapper = OptimWrapper(
+        wrapper_type = OptimWrapper if name == 'none' else \
+            SkipNonFiniteOptimWrapper
+        optim_wrapper = wrapper_type(
             torch.optim.AdamW(model.parameters(), lr=1e-4))
         hook = None
         if cfg is not None:

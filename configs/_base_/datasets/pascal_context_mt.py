@@ -1,4 +1,5 @@
 # PASCAL-Context multi-task (semseg, human parts, saliency, normals, edge).
+_base_ = ['./mt_loaders.py']
 dataset_type = 'PascalContextMTDataset'
 data_root = 'data/PASCAL_MT'
 tasks = ['semseg', 'human_parts', 'saliency', 'normals', 'edge']
@@ -17,37 +18,17 @@ train_pipeline = [
     dict(type='MultiTaskPad', size=crop_size),
     dict(type='PackMultiTaskInputs'),
 ]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadMultiTaskAnnotations'),
-    dict(type='PackMultiTaskInputs'),
-]
 train_dataloader = dict(
-    batch_size=2,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        split='train',
         tasks=tasks,
         pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='val',
-        tasks=tasks,
-        test_mode=True,
-        pipeline=test_pipeline))
+    dataset=dict(type=dataset_type, data_root=data_root, tasks=tasks))
 test_dataloader = val_dataloader
 val_evaluator = dict(
-    type='MultiTaskMetric', tasks=tasks, edge_tolerance=0.0075,
+    tasks=tasks, edge_tolerance=0.0075,
     # the data set supplies thin(seg2bmap(LabelMap)) in test mode
     edge_gt_boundaries=False)
 test_evaluator = val_evaluator

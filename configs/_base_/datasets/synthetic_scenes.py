@@ -1,8 +1,9 @@
 # Procedurally generated NYUD-layout scenes (240x320), written by
-# `python tools/generate_synthetic_scenes.py data/synthetic_scenes`.
-dataset_type = 'NYUDv2Dataset'
+# `python tools/generate_synthetic_scenes.py data/synthetic_scenes`: the
+# NYUD-v2 data set, tasks and metric with another root and a pipeline for
+# half the image size.
+_base_ = ['./nyud_mt.py']
 data_root = 'data/synthetic_scenes'
-tasks = ['semseg', 'depth', 'normals', 'edge']
 crop_size = (224, 288)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -19,34 +20,7 @@ train_pipeline = [
     dict(type='MultiTaskPad', size=crop_size),
     dict(type='PackMultiTaskInputs'),
 ]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadMultiTaskAnnotations'),
-    dict(type='PackMultiTaskInputs'),
-]
 train_dataloader = dict(
-    batch_size=2,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='train',
-        tasks=tasks,
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='val',
-        tasks=tasks,
-        test_mode=True,
-        pipeline=test_pipeline))
+    dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='MultiTaskMetric', tasks=tasks, edge_tolerance=0.011)
-test_evaluator = val_evaluator

@@ -32,7 +32,7 @@ model = dict(
         in_channels=[16, 32, 64, 128],
         channels=32,
         decoder=dict(num_convs=1),
-        # attn_scale='sqrt': softmax(K^T Q / sqrt(d)). The reference has no
+        # attn_scale='sqrt': softmax(Q K^T / sqrt(d)). The reference has no
         # scale; with K, Q = ReLU(BN(.)) and trained from scratch, the
         # unscaled logits spread by ~8-10 at initialization, so the affinity
         # is nearly one-hot (~2.5 effective positions out of 252) and its

@@ -24,13 +24,20 @@ changes the order and the checks:
 3. ``last_checkpoint`` is then replaced atomically, and only then is the
    oldest checkpoint beyond ``max_keep_ckpts`` deleted. At every moment
    ``last_checkpoint`` names a complete file.
-4. Resuming automatically (``resume=True`` without ``load_from``, i.e.
+4. A new best checkpoint (``save_best``) is written before the one it
+   replaces is removed (mmengine removes first).
+5. A checkpoint file that this run did not write (e.g. of an earlier run
+   in the same work dir) is never overwritten: it is renamed
+   ``<name>.kept-<timestamp>`` first, with a warning.
+6. No checkpoint is written after an iteration whose step was skipped for a
+   non-finite loss (``SkipNonFiniteOptimWrapper``).
+7. Resuming automatically (``resume=True`` without ``load_from``, i.e.
    ``tools/train.py --resume``) takes the newest *readable* checkpoint of
    the work dir: a missing or broken newer one (e.g. written by an older
    version, or by another program) is skipped with a warning naming it.
 
 For a remote ``out_dir`` (e.g. ``s3://``) or explicit ``backend_args``,
-writes go through that backend as in mmengine; the checks of 1 and 4 still
+writes go through that backend as in mmengine; the checks of 1, 6 and 7 still
 apply.
 """
 import glob
@@ -38,6 +45,8 @@ import logging
 import os
 import os.path as osp
 import re
+import zipfile
+import zlib
 from typing import List, Optional
 
 import torch
@@ -84,6 +93,34 @@ def last_checkpoint_hint(runner) -> str:
     return f'the last finite checkpoint is {last}'
 
 
+def check_checkpoint_crc(path: str) -> None:
+    """Check the CRC-32 of every member of a zip-format checkpoint.
+
+    :func:`~mmmtcp.utils.check_checkpoint_file` reads only the archive's
+    directory, which catches a file cut off while being written; a file
+    damaged in the middle (a disk or copy error) keeps its directory and is
+    only caught here, by reading every member once.
+
+    Args:
+        path (str): A file that passed ``check_checkpoint_file``.
+
+    Raises:
+        BrokenCheckpointError: If a member's data does not match its CRC.
+    """
+    if not zipfile.is_zipfile(path):
+        return  # the legacy pickle format has no checksums
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
+        raise BrokenCheckpointError(
+            f'Checkpoint {path} is corrupt ({e}).') from None
+    if bad is not None:
+        raise BrokenCheckpointError(
+            f'Checkpoint {path} is corrupt: the data of its member {bad} '
+            'does not match its checksum (damaged after it was written).')
+
+
 def find_resumable_checkpoint(work_dir: str,
                               ckpt_dir: str,
                               filename_tmpl: str = 'iter_{}.pth'
@@ -92,7 +129,8 @@ def find_resumable_checkpoint(work_dir: str,
 
     Candidates are the file named by ``<work_dir>/last_checkpoint`` and the
     files of ``ckpt_dir`` matching ``filename_tmpl``, newest step first.
-    Missing or broken candidates are skipped with a warning naming them.
+    Missing or broken candidates (cut off, or damaged in the middle:
+    :func:`check_checkpoint_crc`) are skipped with a warning naming them.
 
     Args:
         work_dir (str): The run's work dir (holds ``last_checkpoint``).
@@ -143,6 +181,7 @@ def find_resumable_checkpoint(work_dir: str,
             continue
         try:
             check_checkpoint_file(path)
+            check_checkpoint_crc(path)
         except BrokenCheckpointError as e:
             broken.append(str(e))
             print_log(
@@ -203,6 +242,8 @@ class SafeCheckpointHook(CheckpointHook):
         if self._atomic:
             self.backend_args = dict(backend='atomic_local')
         super().before_train(runner)
+        #: checkpoint files this run has written
+        self._written = set()
         if self._atomic and is_main_process():
             for tmp in glob.glob(
                     osp.join(
@@ -211,6 +252,48 @@ class SafeCheckpointHook(CheckpointHook):
                 runner.logger.warning(
                     f'Removing {tmp}, left by a save that was interrupted.')
                 os.remove(tmp)
+
+    @staticmethod
+    def _skipped_last(runner) -> bool:
+        """Whether the optimizer wrapper skipped the last iteration's step
+        for a non-finite loss (:class:`~mmmtcp.engine.SkipNonFiniteOptimWrapper`,
+        every wrapper of an ``OptimWrapperDict``)."""
+        wrapper = getattr(runner, 'optim_wrapper', None)
+        wrappers = (list(wrapper.values()) if callable(
+            getattr(wrapper, 'values', None)) else [wrapper])
+        return any(getattr(w, 'skipped_last', False) for w in wrappers)
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch=None,
+                         outputs=None) -> None:
+        """Save as ``CheckpointHook`` does, except after an iteration whose
+        step was skipped for a non-finite loss: the model's predictions on
+        that batch were non-finite, so no checkpoint (nor the last one) is
+        written from it."""
+        if not self.by_epoch and self._skipped_last(runner):
+            if self.every_n_train_iters(runner, self.interval,
+                                        self.save_begin) or (
+                                            self.save_last and
+                                            self.is_last_train_iter(runner)):
+                runner.logger.warning(
+                    f'SafeCheckpointHook: no checkpoint at iteration '
+                    f'{runner.iter + 1}: its loss was non-finite and the '
+                    'step was skipped.')
+            return
+        super().after_train_iter(runner, batch_idx, data_batch, outputs)
+
+    def after_train_epoch(self, runner) -> None:
+        """Save as ``CheckpointHook`` does, unless the epoch's last step was
+        skipped for a non-finite loss."""
+        if self.by_epoch and self._skipped_last(runner):
+            runner.logger.warning(
+                f'SafeCheckpointHook: no checkpoint at epoch '
+                f'{runner.epoch + 1}: the loss of its last iteration was '
+                'non-finite and the step was skipped.')
+            return
+        super().after_train_epoch(runner)
 
     def _check_finite(self, runner, what: str) -> None:
         if get_world_size() > 1:
@@ -233,10 +316,70 @@ class SafeCheckpointHook(CheckpointHook):
             '(optim_wrapper.clip_grad), then resume from that checkpoint '
             '(tools/train.py CONFIG --resume PATH).')
 
+    def _keep_foreign_file(self, runner, path: str) -> None:
+        """Move aside a file at ``path`` that this run did not write (a
+        checkpoint of an earlier run in the same work dir), so that saving
+        never overwrites it: it is renamed ``<path>.kept-<timestamp>``,
+        which no resume picks up, with a warning naming both."""
+        if not osp.exists(path) or osp.abspath(path) in self._written:
+            return
+        kept = f'{path}.kept-{runner.timestamp}'
+        index = 1
+        while osp.exists(kept):
+            kept = f'{path}.kept-{runner.timestamp}-{index}'
+            index += 1
+        os.replace(path, kept)
+        runner.logger.warning(
+            f'SafeCheckpointHook: {path} was not written by this run (an '
+            f'earlier run in this work dir?); it is kept as {kept} instead '
+            'of being overwritten.')
+
     def _save_best_checkpoint(self, runner, metrics) -> None:
-        if self.save_best is not None:
-            self._check_finite(runner, 'the best checkpoint')
-        super()._save_best_checkpoint(runner, metrics)
+        """Save a new best checkpoint, then remove the one it replaces.
+
+        mmengine removes the previous ``best_*.pth`` before writing the new
+        one, so a process killed in between leaves no best checkpoint. Here
+        mmengine's method runs with the previous paths hidden (it then
+        removes nothing), and the files it replaced are removed after the
+        new ones are complete: at every moment at least one best file
+        exists.
+        """
+        if self.save_best is None:
+            return
+        self._check_finite(runner, 'the best checkpoint')
+        # one key indicator: `best_ckpt_path`; several: `best_ckpt_path_dict`
+        previous_single = getattr(self, 'best_ckpt_path', None)
+        previous = dict(getattr(self, 'best_ckpt_path_dict', None) or {})
+        self.best_ckpt_path = None
+        if previous:
+            self.best_ckpt_path_dict = {k: None for k in previous}
+        try:
+            super()._save_best_checkpoint(runner, metrics)
+        finally:
+            replaced = []
+            if self.best_ckpt_path is None:
+                self.best_ckpt_path = previous_single
+            elif previous_single not in (None, self.best_ckpt_path):
+                replaced.append(previous_single)
+            for key, old in previous.items():
+                new = self.best_ckpt_path_dict.get(key)
+                if new is None:
+                    self.best_ckpt_path_dict[key] = old
+                elif old not in (None, new):
+                    replaced.append(old)
+        if is_main_process():
+            for path in replaced:
+                self._remove_replaced_best(runner, path)
+
+    def _remove_replaced_best(self, runner, path: str) -> None:
+        """Remove a best checkpoint that a newer one has replaced."""
+        if self.file_backend.isfile(path):
+            self.file_backend.remove(path)
+        elif self.file_backend.isdir(path):
+            self.file_backend.rmtree(path)
+        else:
+            return
+        runner.logger.info(f'The previous best checkpoint {path} is removed')
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         ckpt_filename = self.filename_tmpl.format(step)
@@ -254,6 +397,8 @@ class SafeCheckpointHook(CheckpointHook):
                                            list(self.keep_ckpt_ids))
         self.last_ckpt = self.file_backend.join_path(self.out_dir,
                                                      ckpt_filename)
+        if is_main_process():
+            self._keep_foreign_file(runner, self.last_ckpt)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
         # atomic through the backend; the state saved above lists this file
         runner.save_checkpoint(
@@ -268,6 +413,7 @@ class SafeCheckpointHook(CheckpointHook):
             **self.args)
         if not is_main_process():
             return
+        self._written.add(osp.abspath(self.last_ckpt))
         atomic_write(osp.join(runner.work_dir, 'last_checkpoint'),
                      self.last_ckpt)
         for old in expired:

@@ -39,22 +39,13 @@ Per iteration the balanced ``parse_losses``:
    under AMP the losses are cast to float32 first.
 
 Non-finite task losses (NaN/inf on any rank) never enter the statistics and
-produce a warning naming the task. ``nan_policy='stop'`` raises a
-``RuntimeError`` naming task and iteration. ``nan_policy='skip'`` makes the
-iteration a no-op: the backward pass still runs (DDP requires every rank to
-take part), but the gradients are restored to their values before it, and
-the optimizer step is suppressed when no valid micro-batch contributed since
-the last step. Zeroing gradients alone would not suffice: AdamW's moments
-and weight decay (or SGD momentum) would still move the parameters. With
-``restore_buffers=True`` the model's buffers (e.g. BatchNorm running
-statistics, which the forward pass of the bad batch already updated) are
-snapshotted before every iteration and restored on a skip; the copy costs
-about as much as the buffers' size (small for usual models, see
-``tools/benchmarks/benchmark_balancers.py``). Skipping is meant for a rare
-bad batch: after ``max_consecutive_skips`` skipped iterations in a row the
-run has diverged (parameters or statistics hold inf/NaN, every later
-iteration would be skipped too), and training stops with an error naming
-the tasks and the last checkpoint written.
+produce a warning naming the task. What happens to the step is not this
+hook's job: with ``nan_policy='skip'`` the optimizer wrapper skips it
+(:class:`~mmmtcp.engine.SkipNonFiniteOptimWrapper`, required then), and
+:class:`~mmmtcp.engine.hooks.DivergenceHook` stops a run that keeps
+skipping; ``nan_policy='stop'`` raises a ``RuntimeError`` naming task and
+iteration. The default, ``'auto'``, is ``'skip'`` when the run's optimizer
+wrapper skips non-finite steps and ``'stop'`` otherwise.
 """
 import logging
 from typing import Dict, List, Optional, Sequence, Union
@@ -63,12 +54,13 @@ import torch
 import torch.nn as nn
 from mmengine.dist import all_reduce, get_world_size
 from mmengine.hooks import Hook
-from mmengine.logging import MessageHub, print_log
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
-from mmengine.optim import BaseOptimWrapper, OptimWrapper, OptimWrapperDict
+from mmengine.optim import BaseOptimWrapper, OptimWrapper
 
 from mmseg.registry import HOOKS, MODELS
 from ..balancers import BaseTaskBalancer, LossGrouper, PeriodicTaskBalancer
+from ..optimizers import is_skipping
 
 
 @HOOKS.register_module()
@@ -100,14 +92,10 @@ class TaskBalanceHook(Hook):
             the entries of :class:`MultiTaskSegmentor`); mmseg's
             ``aux.loss_ce`` of an auxiliary head does not match and stays a
             task of its own.
-        nan_policy (str): ``'skip'`` or ``'stop'``, see module docstring.
-            Defaults to ``'skip'``.
-        restore_buffers (bool): With ``nan_policy='skip'``, restore the
-            model's buffers on a skipped iteration.
-            Defaults to True.
-        max_consecutive_skips (int): With ``nan_policy='skip'``, stop with
-            a ``RuntimeError`` when this many iterations in a row had
-            non-finite losses. ``0`` never stops. Defaults to 10.
+        nan_policy (str): ``'auto'``, ``'skip'`` or ``'stop'``, see the
+            module docstring. ``'skip'`` needs an optimizer wrapper that
+            skips non-finite steps (``optim_wrapper.type=
+            'SkipNonFiniteOptimWrapper'``). Defaults to ``'auto'``.
         ckpt_key (str): Checkpoint key of the balancer state.
             Defaults to ``'task_balancer'``.
     """
@@ -121,9 +109,7 @@ class TaskBalanceHook(Hook):
                      r'(^|\.)loss_contrast'),
                  side_losses: str = 'outside',
                  side_keys: Union[str, List[str]] = r'_aux\d*$',
-                 nan_policy: str = 'skip',
-                 restore_buffers: bool = True,
-                 max_consecutive_skips: int = 10,
+                 nan_policy: str = 'auto',
                  ckpt_key: str = 'task_balancer') -> None:
         if isinstance(balancer, dict):
             balancer = MODELS.build(balancer)
@@ -132,21 +118,12 @@ class TaskBalanceHook(Hook):
                             'BaseTaskBalancer (FixedTaskWeights, '
                             'LossPrioritization, UncertaintyWeighting, '
                             f'DynamicWeightAverage), got {type(balancer)}')
-        if nan_policy not in ('skip', 'stop'):
-            raise ValueError("TaskBalanceHook: `nan_policy` must be 'skip' or "
-                             f"'stop', got {nan_policy!r}")
+        if nan_policy not in ('auto', 'skip', 'stop'):
+            raise ValueError("TaskBalanceHook: `nan_policy` must be 'auto', "
+                             f"'skip' or 'stop', got {nan_policy!r}")
         if side_losses not in ('outside', 'inside'):
             raise ValueError("TaskBalanceHook: `side_losses` must be "
                              f"'outside' or 'inside', got {side_losses!r}")
-        if not isinstance(max_consecutive_skips,
-                          int) or max_consecutive_skips < 0:
-            raise ValueError('TaskBalanceHook: `max_consecutive_skips` must '
-                             'be an int >= 0, got '
-                             f'{max_consecutive_skips!r}')
-        self.max_consecutive_skips = max_consecutive_skips
-        self._skip_streak: List[str] = []
-        self._streak_start = 0
-        self._streak_len = 0
         self.balancer = balancer
         self.side_losses = side_losses
         if side_losses == 'outside':
@@ -159,18 +136,17 @@ class TaskBalanceHook(Hook):
             fixed_keys = fixed + side
         self.grouper = LossGrouper(task_keys, fixed_keys)
         self.nan_policy = nan_policy
-        self.restore_buffers = restore_buffers and nan_policy == 'skip'
-        self._buffer_snapshot: List[tuple] = []
         self.ckpt_key = ckpt_key
+        #: iterations whose non-finite losses were left out of the balancer
         self.num_skipped = 0
         self._installed = False
         self._model: Optional[nn.Module] = None
-        self._patched: List[tuple] = []
-        self._orig_parse_losses = None
+        #: the model's own ``parse_losses`` (bound), called for the entries
+        self._model_parse_losses = None
+        #: what the model instance's ``__dict__`` held under that name
+        #: before installing (restored in ``after_run``)
+        self._instance_attr = None
         self._cur_iter = 0
-        self._skip_current = False
-        self._skipped_since_step = False
-        self._good_since_step = False
 
     # ------------------------------------------------------------------
     # set-up
@@ -231,13 +207,13 @@ class TaskBalanceHook(Hook):
     def install(self,
                 model: nn.Module,
                 optim_wrapper: Optional[BaseOptimWrapper] = None) -> None:
-        """Install the balanced ``parse_losses`` (and, for
-        ``nan_policy='skip'``, the guarded backward/step) on a model.
+        """Install the balanced ``parse_losses`` on a model.
 
         Args:
             model (nn.Module): The model, possibly wrapped (e.g. DDP).
             optim_wrapper (BaseOptimWrapper, optional): The optimizer
-                wrapper of the training run.
+                wrapper of the training run (``nan_policy`` is checked
+                against it and learnable balancer parameters join it).
         """
         if is_model_wrapper(model):
             model = model.module
@@ -247,6 +223,8 @@ class TaskBalanceHook(Hook):
                 'Two TaskBalanceHooks act on the same model: keep one '
                 'dict(type=\'TaskBalanceHook\', ...) in `custom_hooks` (each '
                 'would weight the losses of the other).')
+        if optim_wrapper is not None:
+            self._resolve_nan_policy(optim_wrapper)
         if self.balancer.needs_tasks_before_run and \
                 not self.balancer.initialized:
             tasks = self.grouper.declared_tasks or self.infer_tasks(model)
@@ -263,17 +241,24 @@ class TaskBalanceHook(Hook):
             self.balancer.to(param.device)
         if optim_wrapper is not None:
             self._add_param_group(optim_wrapper)
-            if self.nan_policy == 'skip':
-                wrappers = (
-                    list(optim_wrapper.values()) if isinstance(
-                        optim_wrapper, OptimWrapperDict) else [optim_wrapper])
-                for wrapper in wrappers:
-                    self._guard_optim_wrapper(wrapper)
         self._model = model
-        self._orig_parse_losses = model.__dict__.get('parse_losses')
-        self._base_parse_losses = model.parse_losses
+        self._instance_attr = model.__dict__.get('parse_losses')
+        self._model_parse_losses = model.parse_losses
         model.parse_losses = self.parse_losses
         self._installed = True
+
+    def _resolve_nan_policy(self, optim_wrapper: BaseOptimWrapper) -> None:
+        skipping = is_skipping(optim_wrapper)
+        if self.nan_policy == 'auto':
+            self.nan_policy = 'skip' if skipping else 'stop'
+        elif self.nan_policy == 'skip' and not skipping:
+            raise ValueError(
+                "TaskBalanceHook(nan_policy='skip') needs an optimizer "
+                'wrapper that skips non-finite steps: set '
+                "optim_wrapper.type='SkipNonFiniteOptimWrapper' (or "
+                "'SkipNonFiniteAmpOptimWrapper'), got "
+                f'{type(optim_wrapper).__name__}; or use '
+                "nan_policy='stop'.")
 
     def _add_param_group(self, optim_wrapper: BaseOptimWrapper) -> None:
         params = [p for p in self.balancer.parameters() if p.requires_grad]
@@ -292,80 +277,19 @@ class TaskBalanceHook(Hook):
         new_group = optimizer.param_groups[-1]
         new_group.setdefault('initial_lr', new_group['lr'])
 
-    def _guard_optim_wrapper(self, wrapper: BaseOptimWrapper) -> None:
-        orig_backward, orig_step = wrapper.backward, wrapper.step
-        hook = self
-
-        def backward(loss: torch.Tensor, **kwargs) -> None:
-            if not hook._skip_current:
-                orig_backward(loss, **kwargs)
-                hook._good_since_step = True
-                return
-            params = [
-                p for group in wrapper.optimizer.param_groups
-                for p in group['params']
-            ]
-            saved = [
-                None if p.grad is None else p.grad.detach().clone()
-                for p in params
-            ]
-            orig_backward(loss, **kwargs)
-            with torch.no_grad():
-                for p, grad in zip(params, saved):
-                    if grad is None:
-                        p.grad = None
-                    elif p.grad is None:
-                        p.grad = grad
-                    else:
-                        p.grad.copy_(grad)
-                # after backward: autograd checks the buffers' versions
-                for buf, saved_buf in hook._buffer_snapshot:
-                    buf.copy_(saved_buf)
-            hook._skipped_since_step = True
-
-        def step(**kwargs) -> None:
-            if hook._skipped_since_step and not hook._good_since_step:
-                print_log(
-                    'TaskBalanceHook: optimizer step skipped (no valid '
-                    'micro-batch since the last step).',
-                    logger='current',
-                    level=logging.WARNING)
-            else:
-                orig_step(**kwargs)
-            hook._skipped_since_step = False
-            hook._good_since_step = False
-
-        # mmengine's parameter schedulers mark the step they count with
-        # `_with_counter`; keep the mark so they do not warn.
-        if getattr(orig_step, '_with_counter', False):
-            step._with_counter = True
-        for name, fn in (('backward', backward), ('step', step)):
-            self._patched.append((wrapper, name, wrapper.__dict__.get(name)))
-            setattr(wrapper, name, fn)
-
     def after_run(self, runner) -> None:
-        """Restore the model's and optimizer wrapper's own methods."""
+        """Restore the model's own ``parse_losses``."""
         if self._model is None:
             return
-        if self._orig_parse_losses is None:
+        if self._instance_attr is None:
             del self._model.parse_losses
         else:
-            self._model.parse_losses = self._orig_parse_losses
-        for wrapper, name, orig in reversed(self._patched):
-            if orig is None:
-                delattr(wrapper, name)
-            else:
-                setattr(wrapper, name, orig)
-        self._patched = []
+            self._model.parse_losses = self._instance_attr
         self._model = None
-        self._buffer_snapshot = []
 
     def before_train_iter(self, runner, batch_idx: int,
                           data_batch=None) -> None:
         self._cur_iter = runner.iter
-        if self.restore_buffers and self._model is not None:
-            self._buffer_snapshot = [(buf, buf.detach().clone())
-                                     for buf in self._model.buffers()]
 
     # ------------------------------------------------------------------
     # the balanced loss
@@ -380,8 +304,7 @@ class TaskBalanceHook(Hook):
             (the model's entries, ``loss`` = balanced total, and
             ``weight_<task>``).
         """
-        self._skip_current = False
-        _, log_vars = self._base_parse_losses(losses)
+        _, log_vars = self._model_parse_losses(losses)
         keys = [k for k in log_vars if k != 'loss']
         task_map, fixed = self.grouper.group(keys)
         balancer = self.balancer
@@ -427,32 +350,13 @@ class TaskBalanceHook(Hook):
             if self.nan_policy == 'stop':
                 raise RuntimeError(msg + "; stopping (nan_policy='stop').")
             print_log(
-                msg + "; the iteration is skipped (nan_policy='skip') and "
-                'the balancer statistics ignore it.',
+                msg + '; the balancer statistics ignore the iteration and the '
+                'optimizer wrapper skips its step.',
                 logger='current',
                 level=logging.WARNING)
-            if not self._skip_streak:
-                self._streak_start = self._cur_iter + 1
-            self._skip_streak += [t for t in bad if t not in self._skip_streak]
-            self._streak_len += 1
-            if 0 < self.max_consecutive_skips <= self._streak_len:
-                raise RuntimeError(
-                    f'TaskBalanceHook: {self._streak_len} consecutive '
-                    f'iterations ({self._streak_start}-{self._cur_iter + 1})'
-                    ' had non-finite losses, for task(s) '
-                    f'{self._skip_streak}: training has diverged and '
-                    f'stops (max_consecutive_skips='
-                    f'{self.max_consecutive_skips}); '
-                    f'{self._last_checkpoint()}. Lower the learning rate '
-                    '(optim_wrapper.optimizer.lr) or clip gradients '
-                    '(optim_wrapper.clip_grad) and resume from that '
-                    'checkpoint (tools/train.py CONFIG --resume PATH).')
             self.num_skipped += 1
-            self._skip_current = True
             balancer.update(None)
         else:
-            self._skip_streak = []
-            self._streak_len = 0
             balancer.update(reduced)
 
         log_vars = type(log_vars)(
@@ -462,13 +366,6 @@ class TaskBalanceHook(Hook):
         for task, weight in zip(balancer.tasks, weights.tolist()):
             log_vars[f'weight_{task}'] = torch.tensor(weight)
         return total, log_vars
-
-    @staticmethod
-    def _last_checkpoint() -> str:
-        last = MessageHub.get_current_instance().get_info('last_ckpt')
-        if last is None:
-            return 'no checkpoint has been written yet'
-        return f'the last checkpoint written is {last}'
 
     # ------------------------------------------------------------------
     # checkpoints

@@ -1,0 +1,10 @@
+"""Optimizer wrappers of mmmtcp."""
+from .skip_nonfinite_optim_wrapper import (NonFiniteSkipMixin,
+                                           SkipNonFiniteAmpOptimWrapper,
+                                           SkipNonFiniteOptimWrapper,
+                                           is_skipping)
+
+__all__ = [
+    'NonFiniteSkipMixin', 'SkipNonFiniteOptimWrapper',
+    'SkipNonFiniteAmpOptimWrapper', 'is_skipping'
+]
