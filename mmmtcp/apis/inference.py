@@ -16,6 +16,9 @@ ImageType = Union[str, np.ndarray, Sequence[str], Sequence[np.ndarray]]
 
 # Pipeline steps that read ground truth; users' own images have none.
 _ANNOTATION_LOADERS = ('LoadMultiTaskAnnotations', 'LoadAnnotations')
+# Steps that read the image file; an array input replaces them with
+# LoadImageFromNDArray.
+_IMAGE_FILE_LOADERS = ('LoadImageFromFile', 'LoadCheckedImageFromFile')
 
 
 def init_model(config: Union[str, Path, Config],
@@ -73,7 +76,7 @@ def _build_pipeline(cfg: Config, from_array: bool) -> Compose:
         if step['type'] in _ANNOTATION_LOADERS:
             continue
         step = dict(step)
-        if from_array and step['type'] == 'LoadImageFromFile':
+        if from_array and step['type'] in _IMAGE_FILE_LOADERS:
             step = dict(type='LoadImageFromNDArray')
         steps.append(step)
     return Compose(steps)

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+from mmmtcp.apis import offline_evaluation as offline
 from mmmtcp.datasets import generate_scenes
 from mmmtcp.evaluation.functional import write_prediction
 from tool_runs import ROOT, load_tool, run
@@ -25,8 +26,8 @@ def tool():
 def _gt_maps(tool, data_root):
     """``{stem: {task: H x W (x 3) gt map}}`` of the test set, as the test
     pipeline loads it."""
-    cfg = tool.load_eval_config(CONFIG, _options(data_root))
-    dataset, _ = tool.build_dataset_and_metric(cfg)
+    cfg = offline.load_eval_config(CONFIG, _options(data_root))
+    dataset, _ = offline.build_dataset_and_metric(cfg)
     maps = {}
     for i in range(len(dataset)):
         sample = dataset[i]['data_samples']
