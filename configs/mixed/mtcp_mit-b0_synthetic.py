@@ -11,7 +11,7 @@ model = dict(
     backbone=dict(init_cfg=None),
     decode_head=dict(channels=64, cfm=dict(attn_downsample=1)))
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadMultiTaskAnnotations'),
     dict(
         type='MultiTaskRandomResize',

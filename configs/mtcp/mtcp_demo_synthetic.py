@@ -15,7 +15,7 @@ _base_ = [
 data_root = 'data/synthetic_scenes_120x160'
 crop_size = (96, 128)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadMultiTaskAnnotations'),
     dict(
         type='MultiTaskRandomResize',

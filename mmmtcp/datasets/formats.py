@@ -10,6 +10,12 @@ the name of its format and the reader's arguments (``num_classes``,
 raises :class:`AnnotationReadError` naming the file (and the config key that
 fixes it, where there is one) instead of being read as something else.
 
+Every PNG/JPEG map is read once into memory, checked for completeness by
+:func:`mmmtcp.datasets.image_check.check_image_bytes` (an empty, truncated
+or damaged file is an error instead of a map with missing rows) and decoded
+from the same buffer (:func:`read_image_bytes`). A ``.npy`` file whose data
+stop short of the shape its header declares is an error naming the file.
+
 Every single-channel PNG map (labels, edges, saliency) is read by
 :func:`read_index_png` with PIL, as the reference loaders do
 (``np.array(Image.open(path))``): a palette (``P``) PNG, e.g. VOC2012's
@@ -48,15 +54,20 @@ them) are described in :class:`PascalContextMTDataset`; its semseg PNGs
 go through :func:`read_index_png`, its normals through the ``normals_png``
 decoding.
 """
+import io
+import logging
+import os
 import os.path as osp
 from typing import Callable, Dict, Optional, Sequence
 
 import cv2
 import numpy as np
+from mmengine.logging import print_log
 from PIL import Image
 
 from mmmtcp.utils.boundary_maps import relabel_regions, seg2bmap
 from mmmtcp.utils.thinning import thin
+from .image_check import DamagedImageError, check_image_bytes
 
 IGNORE = 255
 #: Number of classes of the NYUD-v2 40-class protocol (stored values 1..40).
@@ -105,24 +116,102 @@ class AnnotationReadError(IOError):
     """An annotation file is missing, unreadable or malformed."""
 
 
-def imread_unchanged(path: str) -> np.ndarray:
-    """Read an image file as stored (no colour conversion), or raise."""
+def read_image_bytes(path: str) -> bytes:
+    """The bytes of a PNG/JPEG annotation file, checked for completeness.
+
+    Args:
+        path (str): Path of the image file.
+
+    Returns:
+        bytes: The whole file, a complete JPEG or PNG.
+
+    Raises:
+        AnnotationReadError: The file is missing, or empty, truncated,
+            damaged or neither JPEG nor PNG (see
+            :func:`mmmtcp.datasets.image_check.check_image_bytes`).
+    """
     if not osp.isfile(path):
         raise AnnotationReadError(f'Annotation file not found: {path}')
-    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    with open(path, 'rb') as f:
+        data = f.read()
+    try:
+        check_image_bytes(data, path)
+    except DamagedImageError as e:
+        raise AnnotationReadError(str(e)) from e
+    return data
+
+
+def _imdecode_unchanged(data: bytes, path: str) -> np.ndarray:
+    """Decode checked image bytes as stored (cv2, no colour conversion)."""
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise AnnotationReadError(f'Cannot decode image file: {path}')
     return img
 
 
+def imread_unchanged(path: str) -> np.ndarray:
+    """Read an image file as stored (no colour conversion), or raise.
+
+    Args:
+        path (str): Path of a PNG or JPEG file.
+
+    Returns:
+        np.ndarray: The image as cv2 decodes it with
+        ``IMREAD_UNCHANGED`` (BGR(A) channel order, 8 or 16 bit).
+
+    Raises:
+        AnnotationReadError: The file is missing, incomplete, damaged or
+            cannot be decoded.
+    """
+    return _imdecode_unchanged(read_image_bytes(path), path)
+
+
+def _npy_truncation(path: str) -> Optional[str]:
+    """How a ``.npy`` file falls short of its header's array, if it does."""
+    size = os.path.getsize(path)
+    if size == 0:
+        return 'the file is empty (0 bytes)'
+    try:
+        with open(path, 'rb') as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (np.lib.format.read_array_header_1_0
+                           if version == (1, 0) else
+                           np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read_header(f)
+            offset = f.tell()
+    except Exception as e:  # noqa: BLE001 - only a diagnosis
+        return f'its header is incomplete or damaged ({e})'
+    if dtype.hasobject:
+        return None
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if size - offset < expected:
+        return (f'the file is truncated: its header declares a {dtype} '
+                f'array of shape {tuple(shape)} ({expected} bytes of data) '
+                f'but it holds {size - offset} bytes after the header')
+    return None
+
+
 def load_npy(path: str) -> np.ndarray:
-    """Load a ``.npy`` array, or raise naming the file."""
+    """Load a ``.npy`` array, or raise naming the file.
+
+    Args:
+        path (str): Path of the ``.npy`` file.
+
+    Returns:
+        np.ndarray: The stored array (pickled object arrays are refused).
+
+    Raises:
+        AnnotationReadError: The file is missing, empty, truncated or not a
+            ``.npy`` array.
+    """
     if not osp.isfile(path):
         raise AnnotationReadError(f'Annotation file not found: {path}')
     try:
         return np.load(path, allow_pickle=False)
     except Exception as e:  # noqa: BLE001 - re-raised with the file name
-        raise AnnotationReadError(f'Cannot read {path}: {e}') from e
+        why = _npy_truncation(path)
+        hint = (f'{why}; re-extract or re-download it' if why else str(e))
+        raise AnnotationReadError(f'Cannot read {path}: {hint}') from e
 
 
 def load_mat(path: str) -> dict:
@@ -136,13 +225,9 @@ def load_mat(path: str) -> dict:
         raise AnnotationReadError(f'Cannot read {path}: {e}') from e
 
 
-def _png_bit_depth(path: str) -> Optional[int]:
+def _png_bit_depth(data: bytes) -> Optional[int]:
     """Bit depth per channel from a PNG's ``IHDR`` (None if not a PNG)."""
-    try:
-        with open(path, 'rb') as f:
-            head = f.read(26)
-    except OSError:
-        return None
+    head = data[:26]
     if len(head) < 26 or head[:8] != b'\x89PNG\r\n\x1a\n' \
             or head[12:16] != b'IHDR':
         return None
@@ -169,23 +254,23 @@ def read_index_png(path: str) -> np.ndarray:
         ``uint16`` for 16-bit files.
 
     Raises:
-        AnnotationReadError: The file is missing, cannot be decoded, is a
+        AnnotationReadError: The file is missing, empty, truncated or
+            damaged (see :func:`read_image_bytes`), cannot be decoded, is a
             colour image with differing channels or has an unsupported mode.
     """
-    if not osp.isfile(path):
-        raise AnnotationReadError(f'Annotation file not found: {path}')
+    data = read_image_bytes(path)
     try:
-        with Image.open(path) as img:
+        with Image.open(io.BytesIO(data)) as img:
             img.load()
             mode = img.mode
             arr = np.asarray(img)
     except Exception as e:  # noqa: BLE001 - re-raised with the file name
         raise AnnotationReadError(f'Cannot decode image file {path}: {e}') \
             from e
-    if mode in ('RGB', 'RGBA', 'LA') and _png_bit_depth(path) == 16:
+    if mode in ('RGB', 'RGBA', 'LA') and _png_bit_depth(data) == 16:
         # Pillow reduces 16-bit colour / gray+alpha PNGs to 8 bits; cv2
         # keeps them (as BGR(A), 3 or 4 channels).
-        arr = imread_unchanged(path)
+        arr = _imdecode_unchanged(data, path)
         mode = 'RGB' if arr.ndim == 3 else 'I;16'
     if mode in ('RGB', 'RGBA'):
         rgb = arr[..., :3]
@@ -310,6 +395,28 @@ def read_label_png(path: str,
     return seg.astype(np.uint8)
 
 
+#: Depth maps already reported by :func:`_warn_empty_depth` (per process).
+_EMPTY_DEPTH_REPORTED: set = set()
+
+
+def _warn_empty_depth(path: str, raw: np.ndarray) -> None:
+    """Warn (once per file and process) that a depth map has no valid
+    pixel; the map is still used, with every pixel invalid."""
+    if path in _EMPTY_DEPTH_REPORTED:
+        return
+    _EMPTY_DEPTH_REPORTED.add(path)
+    if np.issubdtype(raw.dtype, np.floating) and np.isnan(raw).all():
+        what = 'every value is NaN'
+    else:
+        what = 'no value is finite and > 0'
+    print_log(
+        f'Depth map {path} has no valid pixel ({what}): the sample is kept '
+        'with every depth pixel invalid, so it adds nothing to the depth '
+        'loss and metrics. Check the file if the image should have depth.',
+        logger='current',
+        level=logging.WARNING)
+
+
 def read_depth_npy(path: str,
                    depth_scale: float = 1.0,
                    max_depth: Optional[float] = DEFAULT_MAX_DEPTH,
@@ -317,7 +424,9 @@ def read_depth_npy(path: str,
     """Depth in metres: stored values times ``depth_scale``.
 
     Non-finite or non-positive values become ``0`` (invalid). Integer
-    arrays (e.g. ``uint16`` millimetres) are converted the same way.
+    arrays (e.g. ``uint16`` millimetres) are converted the same way. A map
+    without any valid pixel (e.g. all NaN) is returned all ``0`` with a
+    warning (mmengine's logger, once per file) naming the file.
 
     Args:
         path (str): Path of the ``.npy`` file.
@@ -349,7 +458,9 @@ def read_depth_npy(path: str,
     with np.errstate(over='ignore', invalid='ignore'):
         depth = raw.astype(np.float64) * scale
         valid = np.isfinite(depth) & (depth > 0)
-    if max_depth is not None and valid.any():
+    if not valid.any():
+        _warn_empty_depth(path, raw)
+    elif max_depth is not None:
         limit = float(max_depth)
         largest = float(depth[valid].max())
         if largest > limit:

@@ -150,8 +150,22 @@ class MultiTaskBaseDataset(BaseSegDataset):
                 f'(split={self.split!r}). data_root {self.data_root!r} '
                 f'should hold {hint["tree"]}; it holds [{shown}]. '
                 f'{self._check_command()}.')
-        with open(self.ann_file) as f:
-            ids = [line.strip() for line in f]
+        with open(self.ann_file, 'rb') as f:
+            raw = f.read()
+        try:
+            if b'\x00' in raw:
+                raise ValueError('it holds NUL bytes')
+            text = raw.decode('utf-8-sig')
+        except ValueError as e:
+            example = self.SPLIT_FILE.format(split=self.split) or 'ids.txt'
+            raise ValueError(
+                f'{name}: split file (`ann_file`) {self.ann_file!r} is not a '
+                f'UTF-8 text file ({e}; it starts with the bytes '
+                f'{raw[:8].hex(" ").upper()}). It should be a text list of '
+                f'sample ids, one per line (like {example}); check '
+                f'`ann_file` of the dataset config (split={self.split!r}) '
+                f'and {self._check_command()}.') from None
+        ids = [line.strip() for line in text.splitlines()]
         ids = [i for i in ids if i]
         if not ids:
             raise ValueError(f'{name}: split file {self.ann_file!r} is empty '

@@ -2,9 +2,12 @@
 # batch 2 of random crops for training (infinite sampler), batch 1 of whole
 # images for validation and testing, one `MultiTaskMetric`. A data set
 # config inherits this file and adds its `type`, `data_root`, `tasks`,
-# training pipeline and metric settings.
+# training pipeline and metric settings. Images are loaded with
+# `LoadCheckedImageFromFile` (mmmtcp), mmcv's `LoadImageFromFile` that
+# refuses empty, truncated or damaged JPEG/PNG files with an error naming
+# the file.
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadMultiTaskAnnotations'),
     dict(type='PackMultiTaskInputs'),
 ]

@@ -5,7 +5,7 @@ data_root = 'data/NYUDv2'
 tasks = ['semseg', 'depth', 'normals', 'edge']
 crop_size = (448, 576)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadMultiTaskAnnotations'),
     dict(
         type='MultiTaskRandomResize',

@@ -6,7 +6,7 @@
 _base_ = ['./nyud_mt.py']
 img_size = (480, 640)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadMultiTaskAnnotations'),
     dict(type='MultiTaskRandomFlip', prob=0.5),
     dict(

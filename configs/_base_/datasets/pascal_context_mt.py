@@ -5,7 +5,7 @@ data_root = 'data/PASCAL_MT'
 tasks = ['semseg', 'human_parts', 'saliency', 'normals', 'edge']
 crop_size = (512, 512)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadMultiTaskAnnotations'),
     dict(
         type='MultiTaskRandomResize',

@@ -7,7 +7,7 @@
 _base_ = ['./pascal_context_mt.py']
 img_size = (512, 512)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadMultiTaskAnnotations'),
     dict(type='MultiTaskRandomFlip', prob=0.5),
     dict(
@@ -18,7 +18,7 @@ train_pipeline = [
     dict(type='PackMultiTaskInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='MultiTaskResize', scale=(512, 512), keep_ratio=False),
     dict(type='LoadMultiTaskAnnotations'),
     dict(type='PackMultiTaskInputs'),

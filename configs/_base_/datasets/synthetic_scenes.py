@@ -6,7 +6,7 @@ _base_ = ['./nyud_mt.py']
 data_root = 'data/synthetic_scenes'
 crop_size = (224, 288)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadMultiTaskAnnotations'),
     dict(
         type='MultiTaskRandomResize',

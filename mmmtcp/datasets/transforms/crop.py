@@ -1,10 +1,43 @@
 """Random cropping of all dense maps of multi-task dense prediction."""
+from numbers import Integral
+from typing import Sequence, Tuple, Union
+
 import numpy as np
 from mmcv.transforms.utils import cache_randomness
 from mmseg.datasets.transforms import RandomCrop
 from mmseg.registry import TRANSFORMS
 
 from mmmtcp.utils.geometry import crop_intrinsics
+
+
+def _check_crop_size(crop_size: Union[int, Sequence[int]]
+                     ) -> Union[int, Tuple[int, int]]:
+    """``crop_size`` as mmseg's ``RandomCrop`` takes it, or raise.
+
+    Args:
+        crop_size (int | Sequence[int]): One side, or ``(h, w)``.
+
+    Returns:
+        int | tuple[int, int]: The size, a pair as a tuple of ints.
+
+    Raises:
+        ValueError: The size is not positive or not one or two integers.
+    """
+
+    def positive(value) -> bool:
+        return isinstance(value, Integral) and not isinstance(
+            value, bool) and value > 0
+
+    if positive(crop_size):
+        return int(crop_size)
+    if isinstance(crop_size, (tuple, list)) and len(crop_size) == 2 and all(
+            positive(v) for v in crop_size):
+        return int(crop_size[0]), int(crop_size[1])
+    raise ValueError(
+        f'MultiTaskRandomCrop: `crop_size` must be a positive integer or a '
+        f'pair (h, w) of positive integers, got crop_size={crop_size!r} '
+        '(set `crop_size` of the MultiTaskRandomCrop step of the pipeline, '
+        'e.g. `crop_size = (448, 576)` in the dataset config).')
 
 
 @TRANSFORMS.register_module()
@@ -19,10 +52,26 @@ class MultiTaskRandomCrop(RandomCrop):
     origin.
 
     Args:
-        crop_size (int | tuple[int, int]): ``(h, w)`` of the crop.
+        crop_size (int | tuple[int, int]): ``(h, w)`` of the crop, positive
+            integers (a list of two is accepted as well).
         cat_max_ratio (float): Maximum share of one semseg class.
+            Defaults to 1.0 (no constraint).
         ignore_index (int): Label ignored by ``cat_max_ratio``.
+            Defaults to 255.
+
+    Raises:
+        ValueError: ``crop_size`` is not a positive integer or a pair of
+            positive integers.
     """
+
+    def __init__(self,
+                 crop_size: Union[int, Sequence[int]],
+                 cat_max_ratio: float = 1.,
+                 ignore_index: int = 255) -> None:
+        super().__init__(
+            crop_size=_check_crop_size(crop_size),
+            cat_max_ratio=cat_max_ratio,
+            ignore_index=ignore_index)
 
     @cache_randomness
     def crop_bbox(self, results: dict) -> tuple:

@@ -1,12 +1,102 @@
-"""Loading of the dense ground-truth maps of multi-task dense prediction."""
+"""Loading of the images and dense ground-truth maps of multi-task dense
+prediction."""
 from typing import Optional, Sequence
 
-from mmcv.transforms import BaseTransform
+import mmcv
+import numpy as np
+from mmcv.transforms import BaseTransform, LoadImageFromFile
+from mmengine import fileio
 from mmseg.registry import TRANSFORMS
 
 from mmmtcp.tasks.task_spec import check_tasks, get_task
 from mmmtcp.utils.geometry import scale_intrinsics
 from ..formats import ANNOTATION_READERS
+from ..image_check import DamagedImageError, check_image_bytes
+
+
+@TRANSFORMS.register_module()
+class LoadCheckedImageFromFile(LoadImageFromFile):
+    """mmcv's ``LoadImageFromFile`` that refuses damaged image files.
+
+    The file's bytes are read once, checked by
+    :func:`mmmtcp.datasets.image_check.check_image_bytes` and decoded from
+    the same buffer. An empty file, a truncated or damaged JPEG or PNG
+    (which OpenCV would decode with flat gray rows, or fail on without
+    naming the file) and content that is neither JPEG nor PNG raise
+    :class:`~mmmtcp.datasets.image_check.DamagedImageError` (a
+    ``ValueError``) naming the file; so does a file that passes the check
+    but cannot be decoded. With ``ignore_empty=True`` the transform returns
+    ``None`` instead, as mmcv's transform does for unreadable files (the
+    data set then draws another sample during training).
+
+    Required Keys:
+
+    - img_path
+
+    Modified Keys:
+
+    - img
+    - img_shape
+    - ori_shape
+
+    Args:
+        to_float32 (bool): Convert the image to ``float32``. Defaults to
+            False (``uint8``).
+        color_type (str): The ``flag`` of :func:`mmcv.imfrombytes`.
+            Defaults to 'color'.
+        imdecode_backend (str): The decoding backend of
+            :func:`mmcv.imfrombytes`. Defaults to 'cv2'.
+        file_client_args (dict, optional): Deprecated by mmcv; use
+            ``backend_args``. Defaults to None.
+        ignore_empty (bool): Return ``None`` for a missing, empty or
+            damaged file instead of raising. Defaults to False.
+        backend_args (dict, optional): Arguments of the file backend of
+            :func:`mmengine.fileio.get`. Defaults to None.
+    """
+
+    def transform(self, results: dict) -> Optional[dict]:
+        """Read, check and decode ``results['img_path']``.
+
+        Args:
+            results (dict): Result dict with ``img_path``.
+
+        Returns:
+            dict | None: The results with the image, or ``None`` for a
+            missing or damaged file when ``ignore_empty`` is True.
+        """
+        filename = results['img_path']
+        try:
+            if self.file_client_args is not None:
+                file_client = fileio.FileClient.infer_client(
+                    self.file_client_args, filename)
+                img_bytes = file_client.get(filename)
+            else:
+                img_bytes = fileio.get(
+                    filename, backend_args=self.backend_args)
+            check_image_bytes(img_bytes, str(filename))
+            try:
+                img = mmcv.imfrombytes(
+                    img_bytes,
+                    flag=self.color_type,
+                    backend=self.imdecode_backend)
+            except Exception as e:  # noqa: BLE001 - re-raised with the name
+                raise DamagedImageError(
+                    f'Cannot decode the image file {filename}: {e}') from e
+            if img is None:
+                raise DamagedImageError(
+                    f'Cannot decode the image file {filename}: it is '
+                    'complete but its content is damaged or uses an '
+                    'encoding the decoder does not support.')
+        except Exception:
+            if self.ignore_empty:
+                return None
+            raise
+        if self.to_float32:
+            img = img.astype(np.float32)
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        return results
 
 
 @TRANSFORMS.register_module()
@@ -17,8 +107,9 @@ class LoadMultiTaskAnnotations(BaseTransform):
     recorded by :class:`NYUDv2Dataset` / :class:`PascalContextMTDataset`)
     with the reader of its format, stores the map under the task's
     ``gt_key`` (see :data:`mmmtcp.utils.TASKS`) and appends that key to
-    ``results['seg_fields']``. Use it after ``LoadImageFromFile``: every map
-    must have the original image's size (``ori_shape``). A test pipeline may
+    ``results['seg_fields']``. Use it after :class:`LoadCheckedImageFromFile`
+    (or mmcv's ``LoadImageFromFile``): every map must have the original
+    image's size (``ori_shape``). A test pipeline may
     resize the image *before* this transform; the maps then stay at the
     original size, which is where predictions are evaluated (as mmseg's
     test pipelines do with ``Resize`` before ``LoadAnnotations``). When the
