@@ -10,13 +10,14 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 # this checkout's mmmtcp first, whichever one the environment has installed
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmmtcp  # noqa: F401  (registers mmmtcp modules, checks versions)
-from mmmtcp.utils.config import check_data_roots, load_config
+from mmmtcp.utils.config import (CfgOptionsAction, check_data_roots,
+                                 load_config)
 from mmmtcp.utils.dist import init_cpu_distributed
 
 
@@ -44,9 +45,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override settings of the config, e.g. '
-        'test_dataloader.batch_size=1')
+        'test_dataloader.batch_size=1 (a value with spaces, e.g. a '
+        'path, is kept as typed)')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],

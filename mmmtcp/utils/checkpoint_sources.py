@@ -12,10 +12,16 @@ so a checkpoint downloaded from a URL - including the ``init_cfg``
 :func:`register_safe_checkpoint_loader` replaces the loader of every one of
 these prefixes by one that fetches the file the same way (downloads are
 cached in ``<torch hub dir>/checkpoints``, rank 0 first) and unpickles it
-with :func:`~mmmtcp.utils.checkpoint.safe_torch_load`. Anything outside the
-allow-list raises :class:`~mmmtcp.utils.checkpoint.UnsafeCheckpointError`
-naming the URL before any of it runs.
+with :func:`~mmmtcp.utils.checkpoint.safe_torch_load`. Unlike torch hub,
+whose cache is keyed by the file name only, a download is cached as
+``<first 16 hex digits of sha256(URL)>-<file name>``, so two URLs never
+share a file (``.../a/model.pth`` and ``.../b/model.pth``).
+
+Anything outside the allow-list raises
+:class:`~mmmtcp.utils.checkpoint.UnsafeCheckpointError` naming the URL
+before any of it runs.
 """
+import hashlib
 import io
 import logging
 import os
@@ -34,6 +40,34 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from .checkpoint import load_from_local_safely, safe_torch_load
 
 
+def cached_checkpoint_path(url: str, model_dir: Optional[str] = None) -> str:
+    """Where :func:`download_checkpoint` keeps the file of ``url``.
+
+    The name is ``<sha256(url)[:16]>-<file name of the URL>``: the hash of
+    the whole URL (host, port, path, query) keeps different URLs apart,
+    the file name keeps the cache readable.
+
+    Args:
+        url (str): ``http://`` or ``https://`` URL.
+        model_dir (str, optional): Cache folder. Defaults to
+            ``<torch.hub.get_dir()>/checkpoints``, as torch hub and mmengine.
+
+    Returns:
+        str: The path (which may not exist yet).
+
+    Raises:
+        ValueError: The URL's path has no file name.
+    """
+    if model_dir is None:
+        model_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
+    filename = osp.basename(urlparse(url).path)
+    if not filename:
+        raise ValueError(f'Cannot name the file to download from {url!r}: '
+                         'the URL has no file name.')
+    key = hashlib.sha256(url.encode('utf-8')).hexdigest()[:16]
+    return osp.join(model_dir, f'{key}-{filename}')
+
+
 def download_checkpoint(url: str,
                         model_dir: Optional[str] = None,
                         progress: bool = False) -> str:
@@ -46,16 +80,11 @@ def download_checkpoint(url: str,
         progress (bool): Show a progress bar. Defaults to False.
 
     Returns:
-        str: The local path of the downloaded file.
+        str: The local path of the downloaded file, named by
+        :func:`cached_checkpoint_path` (one file per URL).
     """
-    if model_dir is None:
-        model_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
-    os.makedirs(model_dir, exist_ok=True)
-    filename = osp.basename(urlparse(url).path)
-    if not filename:
-        raise ValueError(f'Cannot name the file to download from {url!r}: '
-                         'the URL has no file name.')
-    cached = osp.join(model_dir, filename)
+    cached = cached_checkpoint_path(url, model_dir)
+    os.makedirs(osp.dirname(cached), exist_ok=True)
     if not osp.isfile(cached):
         print_log(f'Downloading {url} to {cached}', logger='current')
         # torch writes to a temporary file and renames it when complete

@@ -1,10 +1,89 @@
 """Config loading shared by the command-line tools."""
+import argparse
+import copy
 import os.path as osp
-from typing import Optional, Sequence
+import re
+from typing import Any, Optional, Sequence
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from .dist import adapt_config_to_cpu_distributed
+
+# a space between two characters of one element of the list syntax
+_SPACE_IN_ELEMENT = re.compile(r'[^ ,\[\]()] +[^ ,\[\]()]')
+
+
+def parse_cfg_option_value(value: str) -> Any:
+    """The value of one ``--cfg-options KEY=VALUE``, as mmengine's
+    :class:`~mmengine.config.DictAction` reads it but never altered.
+
+    DictAction removes every space of a value, so ``data_root=/tmp/a b/c``
+    becomes ``/tmp/ab/c``. Here a single value (no brackets around it, no
+    comma) that holds spaces is kept verbatim as a string (numbers,
+    booleans and ``None`` with spaces around them are still read as such);
+    every other value is read by DictAction, and a list or tuple (``[a,
+    b]``, ``(1, 2)``, ``a,b``) whose elements hold spaces, which DictAction
+    would remove, is refused.
+
+    Args:
+        value (str): The text after the first ``=``.
+
+    Returns:
+        The value: str, int, float, bool, None, list or tuple.
+
+    Raises:
+        ValueError: A list or tuple element holds a space, or the brackets
+            do not balance.
+    """
+    unquoted = value.strip('\'"')
+    compact = unquoted.replace(' ', '')
+    iterable = (compact.startswith('(') and compact.endswith(')')
+                or compact.startswith('[') and compact.endswith(']')
+                or ',' in compact)
+    if not iterable:
+        if ' ' not in unquoted:
+            return DictAction._parse_int_float_bool(unquoted)
+        inner = unquoted.strip(' ')
+        if ' ' not in inner:
+            parsed = DictAction._parse_int_float_bool(inner)
+            if not isinstance(parsed, str):
+                return parsed
+        return unquoted
+    if _SPACE_IN_ELEMENT.search(unquoted):
+        raise ValueError(
+            'an element of this list/tuple holds a space, which the '
+            '--cfg-options list syntax cannot keep (it removes every '
+            'space); set the value in a config file instead')
+    try:
+        return DictAction._parse_iterable(value)
+    except AssertionError as e:  # DictAction's check of the brackets
+        raise ValueError(str(e)) from None
+
+
+class CfgOptionsAction(DictAction):
+    """``--cfg-options KEY=VALUE ...`` into a dict, with the syntax of
+    mmengine's :class:`~mmengine.config.DictAction` but values never
+    altered silently (:func:`parse_cfg_option_value`): a path with spaces
+    is kept as it was typed, and a value DictAction would change, or an
+    argument without ``=``, stops the tool with an error naming the key
+    and the value as given."""
+
+    def __call__(self,
+                 parser: argparse.ArgumentParser,
+                 namespace: argparse.Namespace,
+                 values: Optional[Sequence[str]],
+                 option_string: Optional[str] = None) -> None:
+        options = copy.copy(getattr(namespace, self.dest, None) or {})
+        option = option_string or self.dest
+        for item in values or []:
+            if '=' not in item:
+                parser.error(f'{option}: {item!r} is not KEY=VALUE')
+            key, value = item.split('=', maxsplit=1)
+            try:
+                options[key] = parse_cfg_option_value(value)
+            except ValueError as e:
+                parser.error(f'{option}: {key}={value!r}: {e}')
+        setattr(namespace, self.dest, options)
 
 
 def load_config(path: str,

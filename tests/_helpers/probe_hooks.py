@@ -1,9 +1,11 @@
 """Hooks for the tests that run ``tools/train.py`` in subprocesses
 (imported through the config's ``custom_imports``): one makes the process
-fail the way real ones do, one records what every rank holds."""
+fail the way real ones do, one records what every rank holds, one holds a
+run in its training loop."""
 import os
 import os.path as osp
 import signal
+import time
 
 import torch
 from mmengine.dist import get_rank
@@ -51,3 +53,21 @@ class DumpRankStateHook(Hook):
                 balancer=balancer,
                 iter=runner.iter),
             osp.join(runner.work_dir, f'rank_state.{get_rank()}.pth'))
+
+
+@HOOKS.register_module()
+class StallWhileFlagHook(Hook):
+    """Before every training iteration, create ``<flag>.reached`` and wait
+    as long as the file ``flag`` exists: a training run that stays in the
+    middle of its loop (data loader workers started) until the test lets
+    it go on or stops it."""
+
+    def __init__(self, flag: str) -> None:
+        self.flag = flag
+
+    def before_train_iter(self, runner, batch_idx: int,
+                          data_batch=None) -> None:
+        if osp.exists(self.flag):
+            open(self.flag + '.reached', 'w').close()
+        while osp.exists(self.flag):
+            time.sleep(0.05)

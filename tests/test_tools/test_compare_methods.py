@@ -5,6 +5,7 @@ import json
 import math
 import os
 import os.path as osp
+import time
 
 import numpy as np
 import pytest
@@ -183,3 +184,167 @@ def test_tool_argument_errors(capsys):
                  ['--method', 'a', BASE, 'novalue']):
         with pytest.raises(SystemExit):
             tool.parse_args(argv)
+
+
+def _procs_with(text):
+    """PIDs of the live processes whose command line contains ``text``
+    (zombies, which have none, are not listed)."""
+    pids = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f'/proc/{entry}/cmdline', 'rb') as f:
+                args = f.read().decode(errors='replace').split('\0')
+        except OSError:
+            continue
+        if any(text in arg for arg in args):
+            pids.append(int(entry))
+    return pids
+
+
+def _wait_for(condition, timeout, what, proc=None, log=None):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f'the study ended (code {proc.returncode}) before '
+                        f'{what}:\n{log.read_text() if log else ""}')
+        if time.monotonic() > deadline:
+            pytest.fail(f'timed out waiting for {what}')
+        time.sleep(0.1)
+
+
+def test_signal_stops_the_study_children_and_marks_the_run(tmp_path):
+    """SIGTERM / SIGINT reach the training process and its data loader
+    worker (a process group of its own), the study exits non-zero naming
+    the run, the run is marked unfinished and the next study trains it
+    again; while it runs, a second study in its work dir is refused."""
+    import signal
+    import subprocess
+    import sys
+
+    from tool_runs import HELPERS, run, write_demo_config
+    data_root = str(tmp_path / 'scenes')
+    generate_scenes(data_root, 4, 2, height=48, width=64, seed=0)
+    flag = tmp_path / 'stall'
+    flag.touch()
+    reached = tmp_path / 'stall.reached'
+    cfg = write_demo_config(
+        str(tmp_path / 'stall_cfg.py'), data_root,
+        f'custom_hooks = [dict(type="StallWhileFlagHook", flag={str(flag)!r})]'
+        '\n')
+    work_dir = tmp_path / 'study'
+    run_dir = str(work_dir / 'm' / 'seed0')
+    opts = [o for o in _options(data_root)
+            if not o.startswith('train_dataloader.')]
+    opts += [f'train_dataloader.dataset.data_root={data_root}',
+             'train_dataloader.num_workers=1',
+             'train_dataloader.persistent_workers=True']
+    argv = [osp.join(ROOT, 'tools', 'analysis_tools', 'compare_methods.py'),
+            '--method', 'm', cfg, '--seeds', '0', '--work-dir',
+            str(work_dir), '--kill-timeout', '5', '--cfg-options', *opts]
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    env['PYTHONPATH'] = os.pathsep.join(
+        [ROOT, HELPERS, env.get('PYTHONPATH', '')])
+
+    def start(log):
+        with open(log, 'w') as out:
+            return subprocess.Popen([sys.executable, *argv], cwd=ROOT,
+                                    env=env, stdout=out,
+                                    stderr=subprocess.STDOUT)
+
+    try:
+        for attempt, signum in enumerate((signal.SIGTERM, signal.SIGINT)):
+            log = tmp_path / f'study{attempt}.log'
+            if reached.exists():
+                reached.unlink()
+            proc = start(log)
+            _wait_for(reached.exists, 120, 'the training loop', proc, log)
+            # tools/train.py and its data loader worker
+            assert len(_procs_with(run_dir)) >= 2, _procs_with(run_dir)
+            if attempt == 0:
+                other = run(argv[:], cwd=ROOT, timeout=60)
+                assert other.returncode != 0
+                assert f'the work dir {work_dir} is in use' in other.stdout
+            os.kill(proc.pid, signum)
+            assert proc.wait(timeout=30) == 128 + signum
+            _wait_for(lambda: not _procs_with(run_dir), 5,
+                      'the end of the processes of the run')
+            text = log.read_text()
+            assert f'stopped by {signum.name}' in text
+            assert f'm seed 0 (during training; {run_dir})' in text
+            mark = json.loads(
+                (work_dir / 'm' / 'seed0' / 'interrupted.json').read_text())
+            assert (mark['stage'], mark['signal']) == ('training',
+                                                       signum.name)
+            for name in ('train_done.json', 'metrics.json'):
+                assert not (work_dir / 'm' / 'seed0' / name).exists()
+            if attempt == 1:
+                # the rerun trained the interrupted run again
+                assert 'm seed 0: was interrupted by SIGTERM during ' \
+                    'training' in text
+                assert f'm seed 0: training {cfg}' in text
+                assert 'finished earlier' not in text
+                assert 'trained earlier' not in text
+    finally:
+        if flag.exists():
+            flag.unlink()
+        for pid in _procs_with(run_dir):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def test_first_failed_run_stops_the_study(tmp_path, capsys, monkeypatch):
+    """Two runs at a time: while the first run is held in its training
+    loop, the second fails; the third is not started, the first finishes,
+    the study exits with 1 naming the failed run and its log."""
+    import threading
+
+    from tool_runs import HELPERS, write_demo_config
+    monkeypatch.setenv(
+        'PYTHONPATH', os.pathsep.join([HELPERS, os.environ.get('PYTHONPATH',
+                                                               '')]))
+    data_root = str(tmp_path / 'scenes')
+    generate_scenes(data_root, 2, 1, height=48, width=64, seed=0)
+    flag = tmp_path / 'stall'
+    flag.touch()
+    held = write_demo_config(
+        str(tmp_path / 'stall_cfg.py'), data_root,
+        f'custom_hooks = [dict(type="StallWhileFlagHook", flag={str(flag)!r})]'
+        '\n')
+    work_dir = tmp_path / 'study'
+    missing = str(tmp_path / 'missing')
+    bad_log = work_dir / 'bad' / 'seed0' / 'train.log'
+
+    def release_after_the_failure():
+        # the second run failed: the first may go on a second later
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if bad_log.exists() and missing in bad_log.read_text():
+                time.sleep(1)
+                break
+            time.sleep(0.1)
+        flag.unlink()
+
+    releaser = threading.Thread(target=release_after_the_failure)
+    releaser.start()
+    argv = ['--method', 'held', held, '--method', 'bad', BASE,
+            f'train_dataloader.dataset.data_root={missing}',
+            '--method', 'next', BASE, '--seeds', '0', '--jobs', '2',
+            '--work-dir', str(work_dir), '--cfg-options',
+            *_options(data_root)]
+    try:
+        with pytest.raises(SystemExit) as info:
+            _tool().main(argv)
+    finally:
+        releaser.join()
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert 'run bad seed 0 failed' in err and str(bad_log) in err
+    assert 'Runs not started (the study stops at the first failed run): ' \
+        'next seed 0' in err
+    assert not (work_dir / 'next').exists()
+    # the run in progress finished
+    assert (work_dir / 'held' / 'seed0' / 'metrics.json').is_file()

@@ -251,3 +251,60 @@ def test_guide_describes_both_data_sets():
                    '654', '4,998', '5,105', 'data/NYUDv2',
                    'data/PASCALContext', '--check', 'SHA-256'):
         assert needle in text, needle
+
+
+def test_leftovers_of_an_interrupted_run(tmp_path):
+    """Temporary folders of a run killed mid-extraction are removed by the
+    next run with a warning naming them; one of a running converter stops
+    the run; a set-aside earlier output is named and kept."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    release = _nyud_release(tmp_path)
+    archive = _tar_gz(release, str(tmp_path / 'NYUDv2.tar.gz'))
+    data = tmp_path / 'data'
+    host = re.sub(r'[^A-Za-z0-9.]', '_', socket.gethostname())
+    ended = subprocess.Popen([sys.executable, '-c', 'pass'])
+    ended.wait()
+    # an earlier version's name, and the name of a run that has ended
+    legacy = data / 'NYUDv2.tmp-k3j_9x0a'
+    tagged = data / f'NYUDv2.tmp-{host}-{ended.pid}-ab12cd34'
+    for folder in (legacy, tagged):
+        (folder / 'NYUDv2' / 'depth').mkdir(parents=True)
+        (folder / 'NYUDv2' / 'depth' / 'part.npy').write_bytes(b'x' * 2000)
+    aside = data / f'NYUDv2.old-{host}-{ended.pid}-zz99yy88'
+    (aside / 'data').mkdir(parents=True)
+    unrelated = data / 'NYUDv2.tmp-notes'  # not a name the tool makes
+    unrelated.mkdir()
+    proc = run([osp.join(TOOLS, 'nyud.py'), archive, '-o', str(data /
+                                                               'NYUDv2'),
+                '--no-check'], cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stdout
+    for folder in (legacy, tagged):
+        assert re.search(rf'warning: removing {re.escape(str(folder))} '
+                         r'\(0\.0 MB\), a temporary folder left by an '
+                         r'interrupted run', proc.stdout), proc.stdout
+        assert not folder.exists()
+    assert f'warning: {aside} was left by an interrupted run' in proc.stdout
+    assert aside.is_dir() and unrelated.is_dir()
+    assert sorted(os.listdir(data)) == sorted(
+        ['NYUDv2', aside.name, unrelated.name])
+
+    # a temporary folder of a converter that is still running
+    sleeper = subprocess.Popen([sys.executable, '-c',
+                                'import time; time.sleep(60)'])
+    try:
+        busy = data / f'NYUDv2.tmp-{host}-{sleeper.pid}-qq11ww22'
+        busy.mkdir()
+        proc = run([osp.join(TOOLS, 'nyud.py'), archive, '-o',
+                    str(data / 'NYUDv2'), '--overwrite', '--no-check'],
+                   cwd=str(tmp_path))
+        assert proc.returncode == 1
+        assert f'error: {busy} is a temporary folder of another run ' \
+            f'preparing {data / "NYUDv2"} (PID {sleeper.pid} on {host})' \
+            in proc.stdout
+        assert busy.is_dir()
+    finally:
+        os.kill(sleeper.pid, signal.SIGKILL)
+        sleeper.wait()

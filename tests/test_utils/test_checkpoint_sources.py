@@ -211,3 +211,62 @@ def test_truncated_checkpoint_named_in_the_error(tmp_path):
     with pytest.raises(BrokenCheckpointError, match='truncated') as info:
         load_checkpoint(nn.Linear(4, 4), str(path))
     assert 'iter_8.pth' in str(info.value)
+
+
+@pytest.fixture
+def same_name_server(tmp_path):
+    """Serve two different state dicts as ``a/model.pth`` and
+    ``b/model.pth`` on 127.0.0.1 and record the paths requested."""
+    root = tmp_path / 'served_same_name'
+    states = {}
+    for folder, value in (('a', 1.0), ('b', 2.0)):
+        (root / folder).mkdir(parents=True)
+        states[folder] = dict(w=torch.full((2, ), value))
+        torch.save(dict(state_dict=states[folder]),
+                   str(root / folder / 'model.pth'))
+    requests = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def do_GET(self):
+            requests.append(self.path)
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield dict(port=httpd.server_address[1], states=states,
+               requests=requests)
+    httpd.shutdown()
+
+
+def test_download_cache_is_keyed_by_the_whole_url(same_name_server, caches):
+    """Two URLs whose file names are equal never share a cached file; the
+    same URL is downloaded once."""
+    port = same_name_server['port']
+    requests = same_name_server['requests']
+    states = same_name_server['states']
+    url_a = f'http://127.0.0.1:{port}/a/model.pth'
+    url_b = f'http://localhost:{port}/b/model.pth'
+    model = nn.Module()
+    model.register_buffer('w', torch.zeros(2))
+    load_checkpoint(model, url_a)
+    assert torch.equal(model.w, states['a']['w'])
+    assert requests == ['/a/model.pth']
+    load_checkpoint(model, url_b)
+    assert torch.equal(model.w, states['b']['w'])
+    assert requests == ['/a/model.pth', '/b/model.pth']
+    # cached under readable names, one per URL; a second load reads them
+    cached = sorted(os.listdir(caches / 'torch_home' / 'hub' /
+                               'checkpoints'))
+    assert len(cached) == 2 and all(
+        name.endswith('-model.pth') for name in cached), cached
+    load_checkpoint(model, url_a)
+    assert torch.equal(model.w, states['a']['w'])
+    assert len(requests) == 2

@@ -6,13 +6,24 @@ the folder with the data set's layout is moved into place; a folder is
 linked, copied or moved there. The result is built next to the output and
 installed by a rename only when complete, so an interrupted run leaves
 the output as it was.
+
+The temporary siblings are named ``<output>.tmp-<host>-<pid>-<random>``
+(and ``<output>.old-...`` for a replaced output set aside until the new
+one is in place). A run killed before it could remove them leaves them
+behind; the next run removes the ``.tmp-`` folders of runs that have ended
+with a warning naming them (:func:`clean_interrupted_runs`), refuses to
+start while another run is writing one, and names any ``.old-`` folder
+(which may hold the previous output) without touching it.
 """
 import os
 import os.path as osp
+import re
 import shutil
+import socket
+import sys
 import tempfile
 import time
-from typing import Callable
+from typing import Callable, List, Optional, Tuple
 
 from release_archive import archive_type, extract_archive, sha256sum
 from release_root import find_dataset_root
@@ -35,7 +46,7 @@ def _set_aside(out_dir: str) -> str:
         str: The temporary sibling.
     """
     old = tempfile.mkdtemp(
-        prefix=osp.basename(out_dir) + '.old-', dir=osp.dirname(out_dir))
+        prefix=_sibling_prefix(out_dir, 'old'), dir=osp.dirname(out_dir))
     os.replace(out_dir, osp.join(old, 'data'))
     return old
 
@@ -81,9 +92,150 @@ def _check_request(source: str, out_dir: str, mode: str,
             f'it, or check it with --check {out_dir}')
 
 
+def _owner_tag() -> str:
+    """``<host>-<pid>`` of this process, for the names of its siblings."""
+    host = re.sub(r'[^A-Za-z0-9.]', '_', socket.gethostname()) or 'host'
+    return f'{host}-{os.getpid()}'
+
+
+def _sibling_prefix(out_dir: str, kind: str) -> str:
+    """Name prefix of this process's ``kind`` (``'tmp'`` or ``'old'``)
+    siblings of ``out_dir``: ``<name>.<kind>-<host>-<pid>-``."""
+    return f'{osp.basename(out_dir)}.{kind}-{_owner_tag()}-'
+
+
 def _staging_prefix(out_dir: str) -> str:
     """Name prefix of the temporary siblings of ``out_dir``."""
-    return osp.basename(out_dir) + '.tmp-'
+    return _sibling_prefix(out_dir, 'tmp')
+
+
+#: ``<host>-<pid>-<mkdtemp suffix>`` of a tagged sibling, or the
+#: ``<mkdtemp suffix>`` alone of the untagged ones of earlier versions
+_TAGGED = re.compile(r'(?P<host>[A-Za-z0-9._]+)-(?P<pid>\d+)-[a-z0-9_]+')
+_UNTAGGED = re.compile(r'[a-z0-9_]{8}')
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _folder_size(path: str) -> int:
+    """Bytes of the files below ``path`` (links not followed)."""
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(osp.join(folder, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def _leftovers(out_dir: str,
+               kind: str) -> List[Tuple[str, Optional[str], Optional[int]]]:
+    """The ``kind`` siblings of ``out_dir`` (real folders named by this
+    module), each as ``(path, host, pid)`` (host and pid None when the
+    name is untagged)."""
+    parent = osp.dirname(out_dir)
+    prefix = f'{osp.basename(out_dir)}.{kind}-'
+    try:
+        names = sorted(os.listdir(parent))
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        path = osp.join(parent, name)
+        if (not name.startswith(prefix) or osp.islink(path)
+                or not osp.isdir(path)):
+            continue
+        rest = name[len(prefix):]
+        tagged = _TAGGED.fullmatch(rest)
+        if tagged:
+            found.append((path, tagged['host'], int(tagged['pid'])))
+        elif _UNTAGGED.fullmatch(rest):
+            found.append((path, None, None))
+    return found
+
+
+def _owner(host: Optional[str], pid: Optional[int]) -> str:
+    """Who wrote a sibling, for messages."""
+    if pid is None:
+        return 'an earlier version of this converter'
+    return f'PID {pid} on {host}'
+
+
+def _in_use(host: Optional[str], pid: Optional[int]) -> bool:
+    """Whether the process that wrote a sibling may still be running:
+    a live process of this host other than this one, or any process of
+    another host (which cannot be checked from here)."""
+    if pid is None:
+        return False
+    this_host, this_pid = _owner_tag().rsplit('-', 1)
+    if host != this_host:
+        return True
+    return pid != int(this_pid) and _pid_alive(pid)
+
+
+def clean_interrupted_runs(out_dir: str) -> List[str]:
+    """Remove the temporary folders an interrupted run left next to
+    ``out_dir``, with a warning that names them.
+
+    A ``<name>.tmp-...`` sibling is removed when the run that wrote it has
+    ended (or predates the tagging of the names). While it may still be in
+    use (its process runs on this host, or it was written on another host)
+    nothing is removed and the run is refused. ``<name>.old-...`` siblings
+    hold an output set aside while it was being replaced, possibly the
+    only copy of it: they are named in a warning and left alone.
+
+    Args:
+        out_dir (str): The absolute output folder.
+
+    Returns:
+        list[str]: The folders removed.
+
+    Raises:
+        FileExistsError: A temporary folder may belong to a running
+            converter; the message names it, its owner and what to do.
+    """
+    stale = []
+    for path, host, pid in _leftovers(out_dir, 'tmp'):
+        if _in_use(host, pid):
+            raise FileExistsError(
+                f'{path} is a temporary folder of another run preparing '
+                f'{out_dir} ({_owner(host, pid)}), which may still be '
+                'running; wait for it to end, or remove the folder if no '
+                'converter is running (a reused PID or another host cannot '
+                'be told apart from here)')
+        stale.append((path, host, pid))
+    for path, host, pid in stale:
+        size = _folder_size(path) / 1e6
+        print(f'warning: removing {path} ({size:.1f} MB), a temporary '
+              f'folder left by an interrupted run of this converter '
+              f'({_owner(host, pid)}, no longer running)',
+              file=sys.stderr, flush=True)
+        shutil.rmtree(path)
+    for path, host, pid in _leftovers(out_dir, 'old'):
+        if _in_use(host, pid):
+            continue
+        if osp.lexists(out_dir):
+            advice = ('it is not removed automatically; remove it once you '
+                      'no longer need it')
+        else:
+            advice = (f'{out_dir} is missing: move {path}/data back to '
+                      f'{out_dir} to restore it, or remove the folder')
+        print(f'warning: {path} was left by an interrupted run of this '
+              f'converter ({_owner(host, pid)}); its data/ is the earlier '
+              f'content of {out_dir}, set aside while it was being '
+              f'replaced; {advice}',
+              file=sys.stderr, flush=True)
+    return [path for path, _, _ in stale]
 
 
 def _print_sha256(archive: str) -> None:
@@ -224,7 +376,8 @@ def prepare_data_root(source: str,
     copied (through a temporary sibling) or moved to ``out_dir``. Nothing
     is written to ``out_dir`` before the result is complete; an existing
     ``out_dir`` that is not an empty folder is replaced only with
-    ``overwrite``.
+    ``overwrite``. Temporary folders of interrupted runs are removed
+    first (:func:`clean_interrupted_runs`).
 
     Args:
         source (str): Release archive or extracted folder.
@@ -241,12 +394,14 @@ def prepare_data_root(source: str,
 
     Raises:
         FileNotFoundError: ``source`` does not exist.
-        FileExistsError: ``out_dir`` is taken and ``overwrite`` is False.
+        FileExistsError: ``out_dir`` is taken and ``overwrite`` is False,
+            or another run may be preparing it.
         LayoutError: ``source`` has no folder with the layout.
         ValueError: ``source`` is not an archive or overlaps ``out_dir``.
     """
     source = osp.abspath(source)
     out_dir = osp.abspath(out_dir)
+    clean_interrupted_runs(out_dir)
     _check_request(source, out_dir, mode, overwrite)
     os.makedirs(osp.dirname(out_dir), exist_ok=True)
     if osp.isfile(source):
