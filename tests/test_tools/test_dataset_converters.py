@@ -136,6 +136,19 @@ def test_nyud_check_names_bad_files(tmp_path, nyud_tool, capsys):
     assert 'depth_scale=0.001' not in capsys.readouterr().out
 
 
+def test_nyud_check_names_a_truncated_image(tmp_path, nyud_tool, capsys):
+    root = _nyud_release(tmp_path)
+    images = sorted(os.listdir(osp.join(root, 'images')))
+    path = osp.join(root, 'images', images[0])
+    with open(path, 'rb') as f:
+        data = f.read()
+    with open(path, 'wb') as f:
+        f.write(data[:len(data) // 2])
+    assert nyud_tool.main(['--check', root]) == 1
+    out = capsys.readouterr().out
+    assert re.search(re.escape(images[0]) + r'.*(truncated|IEND|EOI)', out), \
+        out[-2000:]
+
 def test_pascal_zip_and_check(tmp_path, pascal_tool, capsys):
     release = str(tmp_path / 'release')
     _write_pascal(release)

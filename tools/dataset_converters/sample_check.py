@@ -8,7 +8,11 @@ checks on them. :func:`check_sample_job` is the same for a process pool.
 import os.path as osp
 from typing import Dict, Tuple
 
+import numpy as np
+import repo_checkout  # noqa: F401 - this checkout's mmmtcp first
 from value_checks import ValueCheck
+
+from mmmtcp.datasets.image_check import DamagedImageError, check_image_bytes
 
 
 def _check_task(img_path: str, shape: Tuple[int, int], task: str, ann: dict,
@@ -76,7 +80,14 @@ def check_sample(info: dict, value_checks: Dict[str, ValueCheck]) -> dict:
     img_path = info['img_path']
     if not osp.isfile(img_path):
         return out
-    img = cv2.imread(img_path, cv2.IMREAD_COLOR)
+    with open(img_path, 'rb') as f:
+        data = f.read()
+    try:
+        check_image_bytes(data, img_path)
+    except DamagedImageError as e:
+        out['problems'].append(('image', img_path, str(e)))
+        return out
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if img is None:
         out['problems'].append(
             ('image', img_path, 'cannot be decoded as an image'))
