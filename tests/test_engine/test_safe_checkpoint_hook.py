@@ -107,22 +107,44 @@ def test_consecutive_skips_stop_naming_terms_and_checkpoint(
         tmp_path, data_root):
     # the loss is NaN from iteration 5 on: 5, 6 and 7 are skipped (at most
     # 3 in a row), 8 stops the run
-    cfg = _cfg(tmp_path, data_root, max_iters=20,
+    cfg = _cfg(tmp_path, data_root, max_iters=20, keep=2,
                model=lib.model_cfg(nan_calls=range(4, 100)))
     runner = lib.build_runner(cfg)
     with pytest.raises(DivergenceError,
                        match=r"iteration 8: non-finite \['loss', "
                        r"'aux.loss_ce'\] in 4 consecutive iterations \(5-8; "
                        r'max_consecutive_skips=3\).*aux.loss_ce=nan.*'
-                       r'last good checkpoint is .*iter_4\.pth'):
+                       r'iter_4\.pth holds the weights of the step that '
+                       r'diverged.*last good checkpoint is .*iter_2\.pth'):
         runner.train()
-    # iteration 6 was skipped: no checkpoint was written from it
-    assert _assert_checkpoints_finite(cfg['work_dir']) == ['iter_4.pth']
+    # iteration 6 was skipped: no checkpoint was written from it; the one
+    # written after step 4, whose weights gave the first NaN, is set aside
+    # and resuming takes iteration 2
+    assert _assert_checkpoints_finite(cfg['work_dir']) == ['iter_2.pth']
+    assert osp.isfile(osp.join(cfg['work_dir'], 'iter_4.pth.diverged'))
+    assert find_resumable_checkpoint(cfg['work_dir'], cfg['work_dir']) == \
+        osp.join(cfg['work_dir'], 'iter_2.pth')
     assert runner.optim_wrapper.num_skipped == 4
 
 
+def test_divergence_with_one_kept_checkpoint_says_none_is_good(
+        tmp_path, data_root):
+    cfg = _cfg(tmp_path, data_root, max_iters=20, keep=1,
+               model=lib.model_cfg(nan_calls=(4, )),
+               optim_wrapper_type='OptimWrapper', balancer_hook=None)
+    with pytest.raises(DivergenceError,
+                       match=r'iter_2\.pth, the checkpoint before it, was '
+                       r'removed by the rotation.*iter_4\.pth holds the '
+                       r'weights.*no good checkpoint'):
+        lib.build_runner(cfg).train()
+    work = cfg['work_dir']
+    assert not glob.glob(osp.join(work, '*.pth'))
+    assert osp.isfile(osp.join(work, 'iter_4.pth.diverged'))
+    assert not osp.exists(osp.join(work, 'last_checkpoint'))
+
+
 def test_nan_without_a_skipping_wrapper_stops_at_once(tmp_path, data_root):
-    cfg = _cfg(tmp_path, data_root, max_iters=20,
+    cfg = _cfg(tmp_path, data_root, max_iters=20, keep=2,
                model=lib.model_cfg(nan_calls=(4, )),
                optim_wrapper_type='OptimWrapper',
                balancer_hook=None)
@@ -131,7 +153,7 @@ def test_nan_without_a_skipping_wrapper_stops_at_once(tmp_path, data_root):
                        match=r'iteration 5: non-finite .*OptimWrapper\) has '
                        r'applied the step'):
         runner.train()
-    assert _assert_checkpoints_finite(cfg['work_dir']) == ['iter_4.pth']
+    assert _assert_checkpoints_finite(cfg['work_dir']) == ['iter_2.pth']
 
 
 def test_finite_blowup_stops_before_its_checkpoint(tmp_path, data_root):
@@ -150,9 +172,20 @@ def test_finite_blowup_stops_before_its_checkpoint(tmp_path, data_root):
     assert f'diverged at iteration {stopped}:' in message
     assert 'x its running median' in message
     assert 'decode.loss_ce=' in message and 'aux.loss_ce=' in message
-    kept = _assert_checkpoints_finite(cfg['work_dir'])
-    assert kept == [f'iter_{i}.pth' for i in range(1, stopped)], kept
-    assert f'iter_{stopped - 1}.pth' in message
+    # the checkpoint of the step that blew up is set aside, the one before
+    # it is named as the last good one
+    work = cfg['work_dir']
+    assert stopped >= 2
+    assert osp.isfile(osp.join(work, f'iter_{stopped - 1}.pth.diverged'))
+    assert f'iter_{stopped - 1}.pth holds the weights' in message
+    good = sorted(osp.basename(p) for p in glob.glob(osp.join(work, '*.pth')))
+    assert good == sorted(f'iter_{i}.pth' for i in range(1, stopped - 1))
+    if good:
+        assert _assert_checkpoints_finite(work) == good
+        assert f'last good checkpoint is {osp.join(work, good[-1])}' in \
+            message or f'iter_{stopped - 2}.pth' in message
+    else:
+        assert 'no good checkpoint' in message
 
 
 def test_divergence_hook_arguments_are_checked():

@@ -22,25 +22,31 @@ checkpoint is written from the divergent iteration on:
   larger than ``factor`` times its running median over the last ``window``
   finite iterations, once ``min_history`` of them are known.
 
-The run stops with a :class:`DivergenceError` naming the iteration, every
-loss term with its running median, and the last checkpoint written
-(``message_hub`` info ``last_ckpt``); ``tools/train.py`` then exits with a
-non-zero status. Both flags are reduced over all ranks, so every rank stops
+The loss of an iteration judges the weights that the previous step
+produced, so the checkpoint written after that step (if any) already holds
+diverged weights: it is renamed ``<name>.diverged`` and ``last_checkpoint``
+is pointed at the checkpoint before it, which ``--resume`` then takes. The
+run stops with a :class:`DivergenceError` naming the iteration, every loss
+term with its running median, the checkpoint set aside and the last good
+one; ``tools/train.py`` then exits with a non-zero status. Both flags are reduced over all ranks, so every rank stops
 at the same iteration.
 """
 import logging
 import math
+import os
+import os.path as osp
 import re
 from collections import deque
 from statistics import median
 from typing import Deque, Dict, Optional, Sequence
 
 import torch
-from mmengine.dist import all_reduce
+from mmengine.dist import all_reduce, is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
 from mmseg.registry import HOOKS
+from ..atomic_local_backend import atomic_write
 from ..optimizers import is_skipping
 
 
@@ -103,6 +109,11 @@ class DivergenceHook(Hook):
         self._term_history: Dict[str, Deque[float]] = {}
         self._streak = 0
         self._streak_start = 0
+        # `last_ckpt` as seen after the previous good iteration, and the
+        # good / suspect checkpoints of the current divergence
+        self._seen_before: Optional[str] = None
+        self._good_ckpt: Optional[str] = None
+        self._suspect_ckpt: Optional[str] = None
 
     # ------------------------------------------------------------------
     def _terms(self, outputs: Optional[dict]) -> Dict[str, float]:
@@ -128,22 +139,48 @@ class DivergenceHook(Hook):
             parts.append(f'{key}={value:.4g}{med}')
         return ', '.join(parts) if parts else 'none on this rank'
 
-    @staticmethod
-    def _last_checkpoint(runner) -> str:
-        last = runner.message_hub.get_info('last_ckpt')
-        if last is None:
-            return 'no checkpoint has been written in this run'
-        return f'the last good checkpoint is {last}'
+    def _set_aside(self, runner) -> str:
+        """Set aside the checkpoint written from the weights of the step
+        that diverged, point ``last_checkpoint`` at the last good one, and
+        describe both."""
+        good, suspect = self._good_ckpt, self._suspect_ckpt
+        text = ''
+        if good is not None and not osp.isfile(good):
+            text = (f'{good}, the checkpoint before it, was removed by the '
+                    'rotation (keep max_keep_ckpts >= 2 to have one); ')
+            good = None
+        if suspect is not None and suspect != good and is_main_process() \
+                and osp.isfile(suspect):
+            aside = f'{suspect}.diverged'
+            os.replace(suspect, aside)
+            text += (f'{suspect} holds the weights of the step that '
+                     f'diverged and is set aside as {aside}; ')
+            pointer = osp.join(runner.work_dir, 'last_checkpoint')
+            if osp.isfile(pointer):
+                with open(pointer) as f:
+                    named = f.read().strip()
+                if osp.abspath(named) == osp.abspath(suspect):
+                    if good is None:
+                        os.remove(pointer)
+                    else:
+                        atomic_write(pointer, good)
+        if good is None:
+            return text + 'no good checkpoint has been written in this run'
+        return text + f'the last good checkpoint is {good}'
 
     def _stop(self, runner, what: str, terms: Dict[str, float]) -> None:
+        checkpoints = self._set_aside(runner)
+        then = ('start the run again' if checkpoints.endswith(
+            'no good checkpoint has been written in this run') else
+                'resume from that checkpoint (tools/train.py CONFIG '
+                '--resume PATH)')
         raise DivergenceError(
             f'DivergenceHook: training diverged at iteration '
             f'{runner.iter + 1}: {what}. Loss terms: {self._describe(terms)}'
             f'. Training stops; no checkpoint is written from this '
-            f'iteration on, {self._last_checkpoint(runner)}. Lower the '
-            'learning rate (optim_wrapper.optimizer.lr) or clip gradients '
-            '(optim_wrapper.clip_grad) and resume from that checkpoint '
-            '(tools/train.py CONFIG --resume PATH).')
+            f'iteration on; {checkpoints}. Lower the learning rate '
+            '(optim_wrapper.optimizer.lr) or clip gradients '
+            f'(optim_wrapper.clip_grad) and {then}.')
 
     # ------------------------------------------------------------------
     def after_train_iter(self,
@@ -161,6 +198,12 @@ class DivergenceHook(Hook):
             and total > self.factor * median(self._history))
         any_nonfinite, any_blowup = self._any_rank(
             [bool(nonfinite), ratio_bad])
+        # the loss of this iteration judges the weights of the previous
+        # step: the checkpoint seen now (saved up to the previous
+        # iteration) is suspect, the one seen an iteration ago is good
+        seen = runner.message_hub.get_info('last_ckpt')
+        if (any_nonfinite and not self._streak) or any_blowup:
+            self._good_ckpt, self._suspect_ckpt = self._seen_before, seen
         if any_nonfinite:
             if not self._streak:
                 self._streak_start = runner.iter + 1
@@ -194,6 +237,7 @@ class DivergenceHook(Hook):
                     'the loss blew up on another rank')
             self._stop(runner, what, terms)
         self._streak = 0
+        self._seen_before = seen
         self._history.append(total)
         for key, value in terms.items():
             self._term_history.setdefault(
