@@ -71,3 +71,23 @@ def test_is_skipping():
     with pytest.raises(ValueError, match='restore_buffers'):
         SkipNonFiniteOptimWrapper(
             torch.optim.SGD(model.parameters(), 0.1), restore_buffers=1)
+
+
+def test_finite_training_is_bit_identical_to_mmengines_wrapper(
+        tmp_path, data_root):
+    """With finite losses the wrapper changes nothing: same parameters and
+    buffers as mmengine's OptimWrapper after a few steps."""
+    states = []
+    for wrapper in ('OptimWrapper', 'SkipNonFiniteOptimWrapper'):
+        cfg = lib.runner_cfg(
+            str(tmp_path / wrapper), data_root,
+            dict(type='TaskBalanceHook',
+                 balancer=dict(type='LossPrioritization', period=2)), 4,
+            optim_wrapper_type=wrapper, divergence=dict())
+        runner = lib.build_runner(cfg)
+        runner.train()
+        states.append({k: v.clone()
+                       for k, v in runner.model.state_dict().items()})
+    for key, value in states[0].items():
+        torch.testing.assert_close(states[1][key], value, rtol=0, atol=0,
+                                   msg=key)
