@@ -12,7 +12,7 @@ import numpy as np
 import repo_checkout  # noqa: F401 - this checkout's mmmtcp first
 from value_checks import ValueCheck
 
-from mmmtcp.datasets.image_check import DamagedImageError, check_image_bytes
+from mmmtcp.datasets.formats import AnnotationReadError, read_image_bytes
 
 
 def _check_task(img_path: str, shape: Tuple[int, int], task: str, ann: dict,
@@ -80,11 +80,9 @@ def check_sample(info: dict, value_checks: Dict[str, ValueCheck]) -> dict:
     img_path = info['img_path']
     if not osp.isfile(img_path):
         return out
-    with open(img_path, 'rb') as f:
-        data = f.read()
     try:
-        check_image_bytes(data, img_path)
-    except DamagedImageError as e:
+        data = read_image_bytes(img_path)
+    except AnnotationReadError as e:
         out['problems'].append(('image', img_path, str(e)))
         return out
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)

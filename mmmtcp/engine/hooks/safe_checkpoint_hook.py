@@ -59,6 +59,7 @@ from mmengine.model import is_model_wrapper
 from mmmtcp.utils import BrokenCheckpointError, check_checkpoint_file
 from mmseg.registry import HOOKS
 from ..atomic_local_backend import TMP_TEMPLATE, atomic_write
+from ..optimizers import wrappers_of
 
 
 class NonFiniteModelError(RuntimeError):
@@ -258,10 +259,9 @@ class SafeCheckpointHook(CheckpointHook):
         """Whether the optimizer wrapper skipped the last iteration's step
         for a non-finite loss (:class:`~mmmtcp.engine.SkipNonFiniteOptimWrapper`,
         every wrapper of an ``OptimWrapperDict``)."""
-        wrapper = getattr(runner, 'optim_wrapper', None)
-        wrappers = (list(wrapper.values()) if callable(
-            getattr(wrapper, 'values', None)) else [wrapper])
-        return any(getattr(w, 'skipped_last', False) for w in wrappers)
+        return any(
+            getattr(w, 'skipped_last', False)
+            for w in wrappers_of(getattr(runner, 'optim_wrapper', None)))
 
     def after_train_iter(self,
                          runner,

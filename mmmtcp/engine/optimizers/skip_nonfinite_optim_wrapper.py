@@ -178,6 +178,22 @@ class SkipNonFiniteAmpOptimWrapper(NonFiniteSkipMixin, AmpOptimWrapper):
     """
 
 
+def wrappers_of(optim_wrapper: Optional[object]) -> list:
+    """The optimizer wrappers of ``runner.optim_wrapper``: the values of an
+    ``OptimWrapperDict``, else the wrapper itself.
+
+    Args:
+        optim_wrapper (object, optional): ``runner.optim_wrapper``.
+
+    Returns:
+        list: The wrappers.
+    """
+    values = getattr(optim_wrapper, 'values', None)
+    if callable(values) and not isinstance(optim_wrapper, NonFiniteSkipMixin):
+        return list(values())
+    return [optim_wrapper]
+
+
 def is_skipping(optim_wrapper: Optional[object]) -> bool:
     """Whether an optimizer wrapper (or every wrapper of an
     ``OptimWrapperDict``) skips non-finite steps.
@@ -189,9 +205,6 @@ def is_skipping(optim_wrapper: Optional[object]) -> bool:
         bool: True when it is a :class:`NonFiniteSkipMixin`, or a dict of
         them.
     """
-    values = getattr(optim_wrapper, 'values', None)
-    if callable(values) and not isinstance(optim_wrapper, NonFiniteSkipMixin):
-        wrappers = list(values())
-        return bool(wrappers) and all(
-            isinstance(w, NonFiniteSkipMixin) for w in wrappers)
-    return isinstance(optim_wrapper, NonFiniteSkipMixin)
+    wrappers = wrappers_of(optim_wrapper)
+    return bool(wrappers) and all(
+        isinstance(w, NonFiniteSkipMixin) for w in wrappers)
