@@ -305,6 +305,11 @@ class _Killed(BaseException):
     (a BaseException, so no ``except Exception`` cleans up)."""
 
 
+def killed(*args, **kwargs):
+    """Injected in place of a step: the process is "killed" there."""
+    raise _Killed()
+
+
 @pytest.mark.parametrize('indicators', [['acc'], ['acc', 'miou']])
 def test_a_kill_during_a_best_save_leaves_a_best_file(
         tmp_path, data_root, indicators, monkeypatch):
@@ -326,8 +331,6 @@ def test_a_kill_during_a_best_save_leaves_a_best_file(
     runner.train_loop._iter += 1
     metrics = {k: 2.0 for k in indicators}
     with monkeypatch.context() as m:
-        def killed(*args, **kwargs):
-            raise _Killed()
         m.setattr(runner, 'save_checkpoint', killed)
         with pytest.raises(_Killed):
             hook._save_best_checkpoint(runner, metrics)
@@ -338,8 +341,6 @@ def test_a_kill_during_a_best_save_leaves_a_best_file(
     runner.train_loop._iter += 1
     metrics = {k: 2.5 for k in indicators}
     with monkeypatch.context() as m:
-        def killed(*args, **kwargs):
-            raise _Killed()
         m.setattr(hook, '_remove_replaced_best', killed)
         with pytest.raises(_Killed):
             hook._save_best_checkpoint(runner, metrics)
