@@ -42,9 +42,11 @@ def _check_versions() -> None:
 
 _check_versions()
 
-from . import datasets, engine, evaluation, models, tasks, visualization  # noqa: E402,F401,E501
+from . import (datasets, engine, evaluation, functional, models,  # noqa: E402,F401,E501
+               structures, tasks, visualization)
 from .apis import inference_model, init_model  # noqa: E402
-from .utils import TASKS, get_task, register_safe_checkpoint_loader  # noqa: E402,E501
+from .tasks import TASKS, get_task  # noqa: E402
+from .utils import register_safe_checkpoint_loader  # noqa: E402
 
 register_safe_checkpoint_loader()
 

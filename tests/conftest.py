@@ -15,7 +15,7 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '_helpers'))
 def builtin_tasks_only():
     """Tasks a test declares (``register_task``) do not leak into the
     next tests."""
-    from mmmtcp.utils.tasks import BUILTIN_TASKS, TASKS
+    from mmmtcp.tasks import BUILTIN_TASKS, TASKS
     yield
     for name in [t for t in TASKS if t not in BUILTIN_TASKS]:
         del TASKS[name]

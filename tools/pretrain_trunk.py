@@ -75,11 +75,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def resolved_config(config: str, options: List[str]):
     """The config with ``--cfg-options`` (``KEY=VALUE`` strings) applied."""
-    from mmengine.config import Config, DictAction
+    from mmengine.config import Config
+
+    from mmmtcp.utils.config import CfgOptionsAction
     cfg = Config.fromfile(config)
     if options:
         parser = argparse.ArgumentParser()
-        parser.add_argument('--o', nargs='+', action=DictAction)
+        parser.add_argument('--o', nargs='+', action=CfgOptionsAction)
         cfg.merge_from_dict(parser.parse_args(['--o', *options]).o)
     return cfg
 

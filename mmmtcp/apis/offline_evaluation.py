@@ -41,7 +41,17 @@ import time
 import traceback
 from typing import Dict, Iterator, Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
+from mmseg.registry import DATASETS, METRICS
+
+from mmmtcp.evaluation import MultiTaskMetric
+from mmmtcp.tasks import (IGNORE_INDEX, NONFINITE_LABEL, BinaryKind,
+                          LabelKind, NormalKind, get_task)
 
 #: the start methods ``start_method`` accepts
 START_METHODS = ('fork', 'spawn', 'forkserver')
@@ -75,11 +85,8 @@ def load_eval_config(config: str, cfg_options: Optional[dict] = None):
     Raises:
         FileNotFoundError: If the config file does not exist.
     """
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
     if not osp.isfile(config):
         raise FileNotFoundError(f'config file {config} does not exist')
-    import mmmtcp  # noqa: F401  (registers mmmtcp modules)
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -123,9 +130,6 @@ def build_dataset_and_metric(cfg) -> Tuple[object, object]:
         ValueError: If the config has no test data set or its evaluator is
             not a ``MultiTaskMetric``.
     """
-    from mmseg.registry import DATASETS, METRICS
-
-    from mmmtcp.evaluation import MultiTaskMetric
     loader = cfg.get('test_dataloader')
     if not isinstance(loader, dict) or 'dataset' not in loader:
         raise ValueError(f'{cfg.filename}: the config has no '
@@ -144,7 +148,6 @@ def build_dataset_and_metric(cfg) -> Tuple[object, object]:
 def prediction_path(pred_dir: str, stem: str, task: str) -> str:
     """Path of a task's saved prediction: ``<pred_dir>/<task>/<stem><ext>``
     with the extension the task's kind writes (``.png`` or ``.npy``)."""
-    from mmmtcp.utils import get_task
     spec = get_task(task)
     shape = (1, 1) if spec.channels == 1 else (1, 1, spec.channels)
     ext, _ = spec.kind_impl.write(np.zeros(shape, dtype=np.float32))
@@ -154,7 +157,7 @@ def prediction_path(pred_dir: str, stem: str, task: str) -> str:
 def read_prediction(pred_dir: str, stem: str, task: str) -> np.ndarray:
     """Read a saved prediction back into the model's ``pred_*`` values.
 
-    The inverse of :func:`mmmtcp.evaluation.functional.write_prediction`:
+    The inverse of :func:`mmmtcp.functional.write_prediction`:
 
     - labels (``label`` kind): int64 ids; 255, which ``write_prediction``
       writes for a non-finite prediction, becomes ``NONFINITE_LABEL``;
@@ -177,13 +180,6 @@ def read_prediction(pred_dir: str, stem: str, task: str) -> np.ndarray:
         FileNotFoundError: If the file does not exist.
         ValueError: If it cannot be read or has the wrong layout.
     """
-    import cv2
-
-    from mmmtcp.tasks.binary_kind import BinaryKind
-    from mmmtcp.tasks.label_kind import LabelKind
-    from mmmtcp.tasks.normal_kind import NormalKind
-    from mmmtcp.utils import IGNORE_INDEX, get_task
-    from mmmtcp.utils.tasks import NONFINITE_LABEL
     spec = get_task(task)
     kind = spec.kind_impl
     path = prediction_path(pred_dir, stem, task)
@@ -243,10 +239,6 @@ def add_predictions(sample, pred_dir: str, tasks: Sequence[str]) -> None:
         pred_dir (str): Prediction root.
         tasks (Sequence[str]): Tasks to read.
     """
-    import torch
-    from mmengine.structures import PixelData
-
-    from mmmtcp.utils import get_task
     img_path = sample.metainfo.get('img_path')
     if img_path is None:
         raise KeyError('the test pipeline must keep `img_path` in the data '
@@ -296,8 +288,6 @@ def _chunk_worker(config: str, cfg_options: Optional[dict], pred_dir: str,
     ``(index, stats)`` of every index of its chunk into ``queue``; on an
     error put ``(None, (exception, traceback text))`` and stop."""
     try:
-        import cv2
-        import torch
         torch.set_num_threads(1)
         cv2.setNumThreads(1)
         cfg = load_eval_config(config, cfg_options)

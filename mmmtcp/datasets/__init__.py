@@ -1,14 +1,11 @@
-# The task kinds are imported before mmmtcp.utils: they use this package's
-# readers and resampling and the measures of mmmtcp.evaluation, which import
-# the vocabulary that mmmtcp.utils re-exports from mmmtcp.tasks.
-from mmmtcp import tasks  # noqa: F401
-from mmmtcp.utils.geometry import (NORMAL_AXES, NYUD_INTRINSICS,
-                                   normals_from_depth)
+from mmmtcp.functional.geometry import (NORMAL_AXES, NYUD_INTRINSICS,
+                                        normals_from_depth)
+from mmmtcp.functional.image_check import DamagedImageError, check_image_bytes
+
 from . import transforms  # noqa: F401
 from .nyud import NYUD40_CLASSES, NYUDv2Dataset
 from .pascal_context_mt import (HUMAN_PARTS_CLASSES, VOC_CLASSES,
                                 PascalContextMTDataset)
-from .image_check import DamagedImageError, check_image_bytes
 from .synthetic import generate_scenes
 from .transforms import (LoadCheckedImageFromFile, LoadMultiTaskAnnotations,
                          MultiTaskPad, MultiTaskRandomCrop,

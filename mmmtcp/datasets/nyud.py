@@ -4,12 +4,13 @@ boundaries), in the layout of the ATRC / InvPT release (also used by MT-CP,
 Prioritization", WACV 2025) and of the older MTL-PyTorch release."""
 import math
 import os.path as osp
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from mmseg.registry import DATASETS
 
-from mmmtcp.utils.geometry import NORMAL_AXES, NYUD_INTRINSICS
-from .formats import DEFAULT_MAX_DEPTH
+from mmmtcp.functional.formats import DEFAULT_MAX_DEPTH
+from mmmtcp.functional.geometry import NORMAL_AXES, NYUD_INTRINSICS
+
 from .multi_task_base import MultiTaskBaseDataset
 
 NYUD40_CLASSES = (
@@ -83,7 +84,7 @@ class NYUDv2Dataset(MultiTaskBaseDataset):
       ``normal_signs`` (e.g. ``(1, -1, 1)`` for a y-down frame), which
       multiplies the decoded components on load; the generated scenes
       (:func:`mmmtcp.datasets.generate_scenes`) are written in
-      ``normal_axes``. :func:`mmmtcp.utils.geometry.normals_from_depth`
+      ``normal_axes``. :func:`mmmtcp.functional.geometry.normals_from_depth`
       gives normals from a depth map in this frame, to check a release.
     - edge: ``png / 255 >= 0.5`` -> 1 (``.npy``: ``>= 0.5``).
 
@@ -103,7 +104,7 @@ class NYUDv2Dataset(MultiTaskBaseDataset):
             files store metres, as both releases do).
         max_depth (float, optional): Largest plausible depth in metres
             (after ``depth_scale``); a depth map with a larger valid value
-            raises :class:`~mmmtcp.datasets.formats.AnnotationReadError`
+            raises :class:`~mmmtcp.functional.formats.AnnotationReadError`
             telling which ``depth_scale`` fixes it. Defaults to 100.0: NYUD-v2
             (Kinect) depths are below ~10 m and outdoor LiDAR ranges below
             ~80 m, while a millimetre map exceeds it as soon as one pixel
@@ -120,6 +121,14 @@ class NYUDv2Dataset(MultiTaskBaseDataset):
         camera_intrinsics=dict(NYUD_INTRINSICS))
     SPLIT_FILE = 'gt_sets/{split}.txt'
     EXTRA_TASKS = True
+    #: where each task of ``METAINFO['tasks']`` is stored: its folder and
+    #: the reader (:data:`~mmmtcp.functional.formats.ANNOTATION_READERS`)
+    #: of each file extension, in order of preference
+    LAYOUT = dict(
+        semseg=('segmentation', {'.png': 'nyud_seg_png'}),
+        depth=('depth', {'.npy': 'depth_npy'}),
+        normals=('normals', {'.png': 'normals_png', '.npy': 'normals_npy'}),
+        edge=('edge', {'.png': 'edge_png', '.npy': 'edge_npy'}))
 
     def __init__(self,
                  data_root: Optional[str] = None,
@@ -147,47 +156,43 @@ class NYUDv2Dataset(MultiTaskBaseDataset):
         super().__init__(
             tasks=tasks, split=split, data_root=data_root, **kwargs)
 
+    def _reader_args(self) -> Dict[str, dict]:
+        """Arguments of the data set's settings that the reader of each
+        stored task takes, besides ``path`` and ``format``."""
+        args = dict(
+            semseg=dict(num_classes=len(self._metainfo['classes'])),
+            depth=dict(depth_scale=self.depth_scale,
+                       max_depth=self.max_depth))
+        if self.normal_signs is not None:
+            args['normals'] = dict(normal_signs=self.normal_signs)
+        return args
+
     def load_data_list(self) -> List[dict]:
         """Index the split, checking every requested file exists."""
         root = self._check_root()
         ids = self._read_split()
-        dirs = {
-            k: osp.join(root, k)
-            for k in ('images', 'segmentation', 'depth', 'normals', 'edge')
-        }
+        folders = ['images'] + [f for f, _ in self.LAYOUT.values()]
+        dirs = {k: osp.join(root, k) for k in folders}
         files = {k: self._listdir(d) for k, d in dirs.items()}
-        specs = dict(
-            semseg=('segmentation', {'.png': 'nyud_seg_png'}),
-            depth=('depth', {'.npy': 'depth_npy'}),
-            normals=('normals', {'.png': 'normals_png',
-                                 '.npy': 'normals_npy'}),
-            edge=('edge', {'.png': 'edge_png', '.npy': 'edge_npy'}))
-        intrinsics = dict(self._metainfo['camera_intrinsics'])
-        num_classes = len(self._metainfo['classes'])
+        reader_args = self._reader_args()
         data_list = []
         for sample_id in ids:
             img_path = self._find(dirs['images'], files['images'], sample_id,
                                   ('.png', '.jpg'), 'image')
             ann_info = {}
             for task in self.tasks:
-                if task not in specs:
+                if task not in self.LAYOUT:
                     ann_info[task] = self._extra_task_info(
                         task, sample_id, files)
                     continue
-                folder, formats = specs[task]
+                folder, formats = self.LAYOUT[task]
                 path = self._find(dirs[folder], files[folder], sample_id,
                                   tuple(formats), f'{task} ({folder}/)')
                 fmt = formats[osp.splitext(path)[1]]
-                info = dict(path=path, format=fmt)
-                if task == 'semseg':
-                    info['num_classes'] = num_classes
-                elif task == 'depth':
-                    info['depth_scale'] = self.depth_scale
-                    info['max_depth'] = self.max_depth
-                elif task == 'normals' and self.normal_signs is not None:
-                    info['normal_signs'] = self.normal_signs
-                ann_info[task] = info
+                ann_info[task] = dict(path=path, format=fmt,
+                                      **reader_args.get(task, {}))
             data_info = self._base_info(sample_id, img_path, ann_info)
-            data_info['camera_intrinsics'] = dict(intrinsics)
+            data_info['camera_intrinsics'] = dict(
+                self._metainfo['camera_intrinsics'])
             data_list.append(data_info)
         return data_list

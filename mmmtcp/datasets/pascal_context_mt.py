@@ -11,8 +11,9 @@ from typing import Dict, List, Optional, Sequence
 from mmengine.logging import print_log
 from mmseg.registry import DATASETS
 
-from mmmtcp.utils.geometry import NORMAL_AXES
-from .formats import PERSON_CLASS_IND, person_part_summary
+from mmmtcp.functional.formats import PERSON_CLASS_IND, person_part_summary
+from mmmtcp.functional.geometry import NORMAL_AXES
+
 from .multi_task_base import MultiTaskBaseDataset
 from .nyud import label_palette
 
@@ -54,10 +55,10 @@ class PascalContextMTDataset(MultiTaskBaseDataset):
       ``cv2.Laplacian(LabelMap) != 0``, thinned to one pixel with the
       reference's thinning (``skimage.morphology.thin``, MATLAB's
       ``bwmorph(.., 'thin', Inf)``), implemented by
-      :func:`mmmtcp.utils.thinning.thin`; for evaluation
+      :func:`mmmtcp.functional.thinning.thin`; for evaluation
       (``edge_gt='seg2bmap'``, the default in test mode), the ground truth
       of the SEISM boundary benchmark, ``thin(seg2bmap(LabelMap))``
-      (:func:`mmmtcp.utils.boundary_maps.seg2bmap`), so the metric runs
+      (:func:`mmmtcp.functional.boundary_maps.seg2bmap`), so the metric runs
       with ``edge_gt_boundaries=False``.
     - human_parts: for each object of class 15 (person) with parts, the part
       masks painted with the group of their name (head = hair, head, ears,
@@ -73,7 +74,8 @@ class PascalContextMTDataset(MultiTaskBaseDataset):
       PNG), valid (else the zero vector) only where the LabelMap class is
       one of the PASCAL-Context classes whose names also occur in NYUD-v2's
       label list, plus
-      tvmonitor (:data:`mmmtcp.datasets.formats.PASCAL_NORMALS_VALID_CLASSES`).
+      tvmonitor
+      (:data:`mmmtcp.functional.formats.PASCAL_NORMALS_VALID_CLASSES`).
       Stored and returned in ``normal_axes`` (right, up, toward_camera);
       ``normal_signs`` converts another frame.
 
@@ -108,6 +110,23 @@ class PascalContextMTDataset(MultiTaskBaseDataset):
         normal_axes=NORMAL_AXES)
     SPLIT_FILE = 'ImageSets/Context/{split}.txt'
     EXTRA_TASKS = True
+    #: where each task of ``METAINFO['tasks']`` is stored: the folders to
+    #: look in, in order, the file extension and the reader
+    #: (:data:`~mmmtcp.functional.formats.ANNOTATION_READERS`)
+    LAYOUT = dict(
+        semseg=(('semseg/VOC12', 'semseg/pascal-context'), '.png',
+                'label_png'),
+        human_parts=(('human_parts', ), '.mat', 'human_parts_mat'),
+        saliency=(('sal_distill', ), '.png', 'saliency_png'),
+        normals=(('normals_distill', ), '.png', 'pascal_normals_png'),
+        edge=(('pascal-context/trainval', ), '.mat', 'pascal_edge_mat'))
+    #: the tasks whose reader also reads the image's pascal-context
+    #: LabelMap (the normals' valid classes), and the LabelMaps' folder
+    LABEL_MAP_TASKS = ('normals', )
+    LABEL_MAP_FOLDER = 'pascal-context/trainval'
+    #: the task of the person-part labels: images without a person have no
+    #: valid label, and a human-parts-only data set drops them
+    PARTS_TASK = 'human_parts'
 
     def __init__(self,
                  data_root: Optional[str] = None,
@@ -169,92 +188,79 @@ class PascalContextMTDataset(MultiTaskBaseDataset):
                           logger='current')
         return cache
 
+    def _reader_args(self, label_map: Optional[str]) -> Dict[str, dict]:
+        """Arguments of the data set's settings (and of the image's
+        pascal-context LabelMap) that the reader of each stored task takes,
+        besides ``path`` and ``format``."""
+        normals = dict(label_map_path=label_map)
+        if self.normal_signs is not None:
+            normals['normal_signs'] = self.normal_signs
+        return dict(
+            semseg=dict(num_classes=len(self._metainfo['classes'])),
+            normals=normals,
+            edge=dict(boundaries=self.edge_gt))
+
     def load_data_list(self) -> List[dict]:
         """Index the split, checking every requested file exists."""
         root = self._check_root()
         ids = self._read_split()
-        d = dict(
-            img=osp.join(root, 'JPEGImages'),
-            voc=osp.join(root, 'semseg', 'VOC12'),
-            ctx=osp.join(root, 'semseg', 'pascal-context'),
-            parts=osp.join(root, 'human_parts'),
-            sal=osp.join(root, 'sal_distill'),
-            normals=osp.join(root, 'normals_distill'),
-            labelmap=osp.join(root, 'pascal-context', 'trainval'))
-        need = {'img'}
-        if 'semseg' in self.tasks:
-            need |= {'voc', 'ctx'}
-        for task, key in (('human_parts', 'parts'), ('saliency', 'sal'),
-                          ('normals', 'normals'), ('edge', 'labelmap')):
-            if task in self.tasks:
-                need.add(key)
-        if 'normals' in self.tasks:
-            need.add('labelmap')
-        files = {k: self._listdir(d[k]) for k in need}
+        stored = [t for t in self.tasks if t in self.LAYOUT]
+        need = {'JPEGImages'}
+        for task in stored:
+            need.update(self.LAYOUT[task][0])
+        if any(t in self.LABEL_MAP_TASKS for t in stored):
+            need.add(self.LABEL_MAP_FOLDER)
+        dirs = {k: osp.join(root, k) for k in need}
+        files = {k: self._listdir(d) for k, d in dirs.items()}
+        parts = self.PARTS_TASK in self.tasks
 
         ann = {}
         for sample_id in ids:
-            img_path = self._find(d['img'], files['img'], sample_id,
-                                  ('.jpg', '.png'), 'image (JPEGImages/)')
+            img_path = self._find(dirs['JPEGImages'], files['JPEGImages'],
+                                  sample_id, ('.jpg', '.png'),
+                                  'image (JPEGImages/)')
+            label_map = None
+            if self.LABEL_MAP_FOLDER in need:
+                label_map = self._find(
+                    dirs[self.LABEL_MAP_FOLDER], files[self.LABEL_MAP_FOLDER],
+                    sample_id, ('.mat', ),
+                    f'LabelMap ({self.LABEL_MAP_FOLDER}/)')
+            reader_args = self._reader_args(label_map)
             info = {}
-            labelmap = None
-            if 'edge' in self.tasks or 'normals' in self.tasks:
-                labelmap = self._find(d['labelmap'], files['labelmap'],
-                                      sample_id, ('.mat', ),
-                                      'LabelMap (pascal-context/trainval/)')
-            if 'semseg' in self.tasks:
-                if sample_id + '.png' in files['voc']:
-                    path = osp.join(d['voc'], sample_id + '.png')
-                else:
-                    path = self._find(
-                        d['ctx'], files['ctx'], sample_id, ('.png', ),
-                        'semseg (semseg/VOC12/ or semseg/pascal-context/)')
-                info['semseg'] = dict(
-                    path=path, format='label_png',
-                    num_classes=len(self._metainfo['classes']))
-            if 'human_parts' in self.tasks:
-                info['human_parts'] = dict(
-                    path=self._find(d['parts'], files['parts'], sample_id,
-                                    ('.mat', ), 'human parts (human_parts/)'),
-                    format='human_parts_mat')
-            if 'saliency' in self.tasks:
-                info['saliency'] = dict(
-                    path=self._find(d['sal'], files['sal'], sample_id,
-                                    ('.png', ), 'saliency (sal_distill/)'),
-                    format='saliency_png')
-            if 'normals' in self.tasks:
-                info['normals'] = dict(
-                    path=self._find(d['normals'], files['normals'], sample_id,
-                                    ('.png', ),
-                                    'normals (normals_distill/)'),
-                    format='pascal_normals_png',
-                    label_map_path=labelmap)
-                if self.normal_signs is not None:
-                    info['normals']['normal_signs'] = self.normal_signs
-            if 'edge' in self.tasks:
-                info['edge'] = dict(path=labelmap, format='pascal_edge_mat',
-                                    boundaries=self.edge_gt)
             for task in self.tasks:
-                if task not in self.METAINFO['tasks']:
+                if task not in self.LAYOUT:
                     info[task] = self._extra_task_info(task, sample_id, files)
+                    continue
+                folders, ext, fmt = self.LAYOUT[task]
+                name = sample_id + ext
+                # the first folder that has the file; the last one's
+                # missing-file error names every folder
+                folder = next((f for f in folders[:-1] if name in files[f]),
+                              folders[-1])
+                where = ' or '.join(f + '/' for f in folders)
+                path = self._find(dirs[folder], files[folder], sample_id,
+                                  (ext, ), f'{task} ({where})')
+                info[task] = dict(path=path, format=fmt,
+                                  **reader_args.get(task, {}))
             ann[sample_id] = (img_path, info)
 
         has_parts = {}
-        if 'human_parts' in self.tasks:
-            cache = self._parts_cache(ids, d['parts'])
+        if parts:
+            cache = self._parts_cache(
+                ids, dirs[self.LAYOUT[self.PARTS_TASK][0][0]])
             has_parts = {
                 i: PERSON_CLASS_IND in cache.get(i, [PERSON_CLASS_IND])
                 for i in ids
             }
         drop = self.drop_images_without_parts
         if drop is None:
-            drop = self.tasks == ['human_parts']
+            drop = self.tasks == [self.PARTS_TASK]
 
         data_list = []
         for sample_id in ids:
             img_path, info = ann[sample_id]
-            if 'human_parts' in self.tasks:
-                info['human_parts']['has_human_parts'] = has_parts[sample_id]
+            if parts:
+                info[self.PARTS_TASK]['has_human_parts'] = has_parts[sample_id]
                 if drop and not has_parts[sample_id]:
                     continue
             data_list.append(self._base_info(sample_id, img_path, info))

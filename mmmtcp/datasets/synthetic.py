@@ -19,7 +19,7 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 
-from mmmtcp.utils.geometry import NYUD_INTRINSICS, scale_intrinsics
+from mmmtcp.functional.geometry import NYUD_INTRINSICS, scale_intrinsics
 from .nyud import NYUD40_CLASSES
 
 CLS = {name: i for i, name in enumerate(NYUD40_CLASSES)}

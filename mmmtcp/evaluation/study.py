@@ -22,8 +22,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from mmmtcp.utils import TASKS, metric_names
-from mmmtcp.utils import lower_is_better as _task_lower_is_better
+from mmmtcp.tasks import TASKS, metric_names
+from mmmtcp.tasks import lower_is_better as _task_lower_is_better
 from .metrics.multi_task_metric import multi_task_gain
 
 Results = Mapping[str, Mapping[int, Mapping[str, float]]]

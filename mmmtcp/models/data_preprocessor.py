@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from mmseg.models.data_preprocessor import SegDataPreProcessor
 from mmseg.registry import MODELS
 
-from mmmtcp.utils import TASKS
+from mmmtcp.tasks import TASKS
 
 
 @MODELS.register_module()

@@ -33,8 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmmtcp.datasets.formats import (AnnotationReadError, load_npy,
-                                     read_index_png)
+from mmmtcp.functional.formats import (AnnotationReadError, load_npy,
+                                       read_index_png)
 
 #: What a kind's maps can stand for in the cross-task coherence measures of
 #: :class:`~mmmtcp.evaluation.MultiTaskMetric` (:attr:`BaseTaskKind.

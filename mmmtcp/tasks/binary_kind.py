@@ -4,9 +4,10 @@ from typing import Dict, Tuple
 import numpy as np
 from torch import Tensor
 
-from mmmtcp.datasets.formats import read_saliency_png
-from mmmtcp.evaluation.functional import saliency_stats, summarize_saliency
+from mmmtcp.functional import saliency_stats, summarize_saliency
+from mmmtcp.functional.formats import read_saliency_png
 from mmmtcp.registry import TASK_KINDS
+
 from .base_task_kind import BaseTaskKind, resize_nearest
 from .task_spec import IGNORE_INDEX
 

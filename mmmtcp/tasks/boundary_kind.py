@@ -6,10 +6,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mmmtcp.datasets.formats import read_edge_npy, read_edge_png
-from mmmtcp.evaluation.functional import (SEISM_THRESHOLDS, edge_stats,
-                                          summarize_edges)
+from mmmtcp.functional import SEISM_THRESHOLDS, edge_stats, summarize_edges
+from mmmtcp.functional.formats import read_edge_npy, read_edge_png
 from mmmtcp.registry import TASK_KINDS
+
 from .binary_kind import BinaryKind
 from .task_spec import IGNORE_INDEX
 

@@ -6,11 +6,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mmmtcp.datasets.formats import read_depth_npy
-from mmmtcp.datasets.transforms.resize import masked_resize
-from mmmtcp.datasets.transforms.scale_rotate import masked_warp
-from mmmtcp.evaluation.functional import depth_stats, summarize_depth
+from mmmtcp.functional import depth_stats, summarize_depth
+from mmmtcp.functional.formats import read_depth_npy
+from mmmtcp.functional.resampling import masked_resize, masked_warp
 from mmmtcp.registry import TASK_KINDS
+
 from .base_task_kind import BaseTaskKind, resize_nearest
 
 

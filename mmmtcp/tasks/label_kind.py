@@ -4,10 +4,10 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 from torch import Tensor
 
-from mmmtcp.datasets.formats import read_label_png
-from mmmtcp.evaluation.functional import (label_stats, nonfinite_labels,
-                                          summarize_labels)
+from mmmtcp.functional import label_stats, nonfinite_labels, summarize_labels
+from mmmtcp.functional.formats import read_label_png
 from mmmtcp.registry import TASK_KINDS
+
 from .base_task_kind import BaseTaskKind, resize_nearest
 from .task_spec import IGNORE_INDEX, NONFINITE_LABEL
 

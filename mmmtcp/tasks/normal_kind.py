@@ -7,11 +7,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmmtcp.datasets.formats import read_normals_npy, read_normals_png
-from mmmtcp.datasets.transforms.resize import masked_resize, unit_normals
-from mmmtcp.datasets.transforms.scale_rotate import masked_warp
-from mmmtcp.evaluation.functional import normal_stats, summarize_normals
+from mmmtcp.functional import normal_stats, summarize_normals
+from mmmtcp.functional.formats import read_normals_npy, read_normals_png
+from mmmtcp.functional.resampling import (masked_resize, masked_warp,
+                                          unit_normals)
 from mmmtcp.registry import TASK_KINDS
+
 from .base_task_kind import BaseTaskKind, resize_nearest
 
 

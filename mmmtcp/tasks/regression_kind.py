@@ -4,10 +4,10 @@ from typing import Dict, Tuple
 import numpy as np
 from torch import Tensor
 
-from mmmtcp.datasets.formats import imread_unchanged, load_npy
-from mmmtcp.datasets.transforms.resize import masked_resize
-from mmmtcp.datasets.transforms.scale_rotate import masked_warp
+from mmmtcp.functional.formats import imread_unchanged, load_npy
+from mmmtcp.functional.resampling import masked_resize, masked_warp
 from mmmtcp.registry import TASK_KINDS
+
 from .base_task_kind import BaseTaskKind
 
 

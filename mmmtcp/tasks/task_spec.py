@@ -26,11 +26,10 @@ every layer (readers, transforms, measures, kinds, models) can import it.
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
+from mmmtcp.functional.dense import NONFINITE_LABEL  # noqa: F401 (vocabulary)
 from mmmtcp.registry import TASK_KINDS
 
 IGNORE_INDEX = 255
-#: label of a predicted pixel whose raw output was non-finite (no class)
-NONFINITE_LABEL = -1
 
 _KIND_CACHE: Dict[Tuple[str, int], Any] = {}
 

@@ -3,13 +3,8 @@ from .checkpoint import (BrokenCheckpointError, UnsafeCheckpointError,
                          load_from_local_safely, safe_torch_load)
 from .checkpoint_sources import (download_checkpoint, load_from_http_safely,
                                  register_safe_checkpoint_loader)
-from .tasks import (IGNORE_INDEX, TASKS, TaskSpec, check_tasks, get_task,
-                    gt_keys, lower_is_better, metric_names, register_task,
-                    task_of_gt_key)
 
 __all__ = [
-    'IGNORE_INDEX', 'TASKS', 'TaskSpec', 'check_tasks', 'get_task', 'gt_keys',
-    'lower_is_better', 'metric_names', 'register_task', 'task_of_gt_key',
     'BrokenCheckpointError', 'UnsafeCheckpointError', 'check_checkpoint_file',
     'checkpoint_safe_globals', 'download_checkpoint', 'load_from_local_safely',
     'load_from_http_safely', 'register_safe_checkpoint_loader',

@@ -11,9 +11,9 @@ import cv2
 import mmcv
 import numpy as np
 from mmengine.visualization import Visualizer
-
 from mmseg.registry import VISUALIZERS
-from mmmtcp.evaluation.functional.sample import get_pixel_data
+
+from mmmtcp.structures.data_sample import get_pixel_data
 from mmmtcp.tasks import IGNORE_INDEX, TASKS, check_tasks, get_task
 
 _COLORMAPS = {

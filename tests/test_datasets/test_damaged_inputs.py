@@ -16,8 +16,8 @@ from mmseg.registry import DATASETS, TRANSFORMS
 
 from conftest import H, W, write_nyud_atrc, write_nyud_mtl, write_pascal
 from mmmtcp.datasets import generate_scenes
-from mmmtcp.datasets.formats import AnnotationReadError
-from mmmtcp.datasets.image_check import DamagedImageError, check_image_bytes
+from mmmtcp.functional.formats import AnnotationReadError
+from mmmtcp.functional.image_check import DamagedImageError, check_image_bytes
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # the maps' readers are tested with mmcv's image loader, on their own

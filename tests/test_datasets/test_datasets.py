@@ -4,9 +4,8 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
-from mmseg.registry import DATASETS
-
 from conftest import H, W, write_nyud_atrc, write_nyud_mtl
+from mmseg.registry import DATASETS
 
 LOAD = [dict(type='LoadImageFromFile'), dict(type='LoadMultiTaskAnnotations')]
 
@@ -146,9 +145,9 @@ def test_pascal_edges_for_training_and_for_evaluation(pascal_root):
     """Training reads the reference loaders' thinned Laplacian; test mode
     reads the ground truth of the SEISM benchmark,
     thin(seg2bmap(relabel(LabelMap)))."""
-    from mmmtcp.datasets.formats import read_pascal_label_map
-    from mmmtcp.utils.boundary_maps import relabel_regions, seg2bmap
-    from mmmtcp.utils.thinning import thin
+    from mmmtcp.functional.boundary_maps import relabel_regions, seg2bmap
+    from mmmtcp.functional.formats import read_pascal_label_map
+    from mmmtcp.functional.thinning import thin
     root, refs = pascal_root
     kw = dict(type='PascalContextMTDataset', data_root=root, pipeline=LOAD,
               tasks=['edge'])

@@ -11,7 +11,7 @@ from PIL import Image
 
 from conftest import H, W
 from mmmtcp.datasets import NYUD40_CLASSES
-from mmmtcp.datasets.formats import AnnotationReadError, read_index_png
+from mmmtcp.functional.formats import AnnotationReadError, read_index_png
 from mmmtcp.datasets.nyud import label_palette
 
 LOAD = [dict(type='LoadImageFromFile'), dict(type='LoadMultiTaskAnnotations')]
@@ -329,8 +329,8 @@ def _write_label_map(path, label_map):
 def test_pascal_edge_mat_thins_like_the_protocol(tmp_path):
     """``read_pascal_edge_mat`` = bwmorph-style thin(Laplacian != 0), the
     thinning of the protocol's loader (``skimage.morphology.thin``)."""
-    from mmmtcp.datasets.formats import read_pascal_edge_mat
-    from mmmtcp.utils.thinning import thin
+    from mmmtcp.functional.formats import read_pascal_edge_mat
+    from mmmtcp.functional.thinning import thin
 
     # a vertical label change between columns 4 and 5: the Laplacian marks
     # both columns; the thinning keeps column 4 from row 1 down (Zhang-Suen

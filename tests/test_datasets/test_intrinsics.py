@@ -13,7 +13,7 @@ import pytest
 from mmseg.registry import DATASETS, TRANSFORMS
 
 from conftest import H, W
-from mmmtcp.utils.geometry import (NYUD_INTRINSICS, crop_intrinsics,
+from mmmtcp.functional.geometry import (NYUD_INTRINSICS, crop_intrinsics,
                                    flip_intrinsics, restore_intrinsics,
                                    scale_intrinsics)
 

@@ -8,7 +8,7 @@ from mmseg.registry import DATASETS
 
 from mmmtcp.datasets import generate_scenes, normals_from_depth
 from mmmtcp.datasets.synthetic import render_scene
-from mmmtcp.utils.geometry import backproject
+from mmmtcp.functional.geometry import backproject
 
 LOAD = [dict(type='LoadImageFromFile'), dict(type='LoadMultiTaskAnnotations')]
 

@@ -19,15 +19,13 @@ import pytest
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
-from mmmtcp.evaluation.functional import (SEISM_THRESHOLDS, correspond_counts,
-                                          edge_nms, edge_orientation,
-                                          edge_stats, f_measure,
-                                          label_boundaries, match_counts,
-                                          pr_from_counts, quantize_uint8,
-                                          seg2bmap, summarize_edges, thin,
-                                          tolerance_in_pixels)
-from mmmtcp.evaluation.functional.edge_nms import conv_tri
-from mmmtcp.utils.boundary_maps import relabel_regions
+from mmmtcp.functional import (SEISM_THRESHOLDS, correspond_counts, edge_nms,
+                               edge_orientation, edge_stats, f_measure,
+                               label_boundaries, match_counts, pr_from_counts,
+                               quantize_uint8, seg2bmap, summarize_edges, thin,
+                               tolerance_in_pixels)
+from mmmtcp.functional.boundary_maps import relabel_regions
+from mmmtcp.functional.edge_nms import conv_tri
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 pyedgeeval_lib = pytest.importorskip('pyEdgeEval._lib')
@@ -271,6 +269,7 @@ def test_seg2bmap_and_relabel_by_hand():
 
 def test_protocol_is_the_default_of_every_data_set_config():
     from mmengine.config import Config
+
     from mmmtcp.evaluation import MultiTaskMetric
     for name, tol, gt_boundaries in [('nyud_mt', 0.011, True),
                                      ('pascal_context_mt', 0.0075, False),
@@ -292,6 +291,7 @@ def test_protocol_is_the_default_of_every_data_set_config():
 
 def test_metric_names_the_dilate_matcher():
     from test_multi_task_metric import META, make_sample, planar_scene
+
     from mmmtcp.evaluation import MultiTaskMetric
     gts = planar_scene(0)
     preds = dict(gts)

@@ -5,12 +5,15 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from mmmtcp.evaluation.functional import (
-    ANGLE_BIN_WIDTH, angular_error, boundary_match_counts, correspond_counts,
-    depth_stats, dilate_disk, edge_stats, histogram_median, label_boundaries, label_stats,
-    normal_stats, normals_from_depth, saliency_stats, sum_stats,
-    summarize_depth, summarize_edges, summarize_labels, summarize_normals,
-    summarize_saliency, thin, thresholds_between)
+from mmmtcp.functional import (ANGLE_BIN_WIDTH, angular_error,
+                               boundary_match_counts, correspond_counts,
+                               depth_stats, dilate_disk, edge_stats,
+                               histogram_median, label_boundaries, label_stats,
+                               normal_stats, normals_from_depth,
+                               saliency_stats, sum_stats, summarize_depth,
+                               summarize_edges, summarize_labels,
+                               summarize_normals, summarize_saliency, thin,
+                               thresholds_between)
 
 
 def test_label_stats_miou_and_empty_classes():

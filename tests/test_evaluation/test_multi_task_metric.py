@@ -12,8 +12,8 @@ from mmengine.structures import PixelData
 
 import mmmtcp  # noqa: F401
 from mmmtcp.evaluation import MultiTaskMetric
-from mmmtcp.utils import get_task
-from mmmtcp.utils.geometry import flip_intrinsics, scale_intrinsics
+from mmmtcp.tasks import get_task
+from mmmtcp.functional.geometry import flip_intrinsics, scale_intrinsics
 from mmseg.registry import METRICS
 from mmseg.structures import SegDataSample
 

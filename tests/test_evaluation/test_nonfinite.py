@@ -11,21 +11,23 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from dist_eval import eval_worker
 from mmengine.logging import MMLogger
 from mmengine.structures import PixelData
-
-from mmmtcp.evaluation import MultiTaskMetric
-from mmmtcp.evaluation.functional import (
-    ANGLE_BIN_WIDTH, NONFINITE_LABEL, depth_stats, edge_seg_stats, edge_stats,
-    label_stats, normal_depth_stats, normal_stats, saliency_stats,
-    summarize_depth, summarize_edges, summarize_labels, summarize_normals,
-    summarize_saliency, thresholds_between)
-from mmmtcp.utils import get_task
 from mmseg.registry import MODELS
-from dist_eval import eval_worker
-from test_multi_task_metric import (ALL_TASKS, H, META, W, make_sample,
+from test_multi_task_metric import (ALL_TASKS, META, H, W, make_sample,
                                     perfect_preds, planar_scene, run)
 from tool_runs import free_port
+
+from mmmtcp.evaluation import MultiTaskMetric
+from mmmtcp.functional import (ANGLE_BIN_WIDTH, NONFINITE_LABEL, depth_stats,
+                               edge_seg_stats, edge_stats, label_stats,
+                               normal_depth_stats, normal_stats,
+                               saliency_stats, summarize_depth,
+                               summarize_edges, summarize_labels,
+                               summarize_normals, summarize_saliency,
+                               thresholds_between)
+from mmmtcp.tasks import get_task
 
 NAN, INF = float('nan'), float('inf')
 LOG_FLOOR = 1e-9

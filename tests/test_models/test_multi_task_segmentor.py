@@ -7,7 +7,7 @@ import torch.nn as nn
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 
-from mmmtcp.utils import get_task
+from mmmtcp.tasks import get_task
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 

@@ -17,7 +17,7 @@ from mmengine.runner import Runner
 from mmmtcp.datasets import generate_scenes
 from mmmtcp.registry import TASK_KINDS
 from mmmtcp.tasks import BaseTaskKind, RegressionKind
-from mmmtcp.utils import TASKS, check_tasks, get_task, register_task
+from mmmtcp.tasks import TASKS, check_tasks, get_task, register_task
 from tool_runs import ROOT, in_process_cfg
 
 ALBEDO = dict(name='albedo', kind='regression', channels=3)

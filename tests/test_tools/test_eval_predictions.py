@@ -7,11 +7,11 @@ import shutil
 
 import numpy as np
 import pytest
+from tool_runs import ROOT, load_tool, run
 
 from mmmtcp.apis import offline_evaluation as offline
 from mmmtcp.datasets import generate_scenes
-from mmmtcp.evaluation.functional import write_prediction
-from tool_runs import ROOT, load_tool, run
+from mmmtcp.structures.data_sample import write_prediction
 
 CONFIG = osp.join(ROOT, 'configs', '_base_', 'datasets', 'nyud_mt.py')
 TOOL = osp.join(ROOT, 'tools', 'analysis_tools', 'eval_predictions.py')

@@ -4,7 +4,7 @@ import mmcv
 import numpy as np
 import pytest
 
-from mmmtcp.utils.geometry import (NYUD_INTRINSICS, backproject,
+from mmmtcp.functional.geometry import (NYUD_INTRINSICS, backproject,
                                    crop_intrinsics, flip_intrinsics,
                                    normals_from_depth, restore_intrinsics,
                                    scale_intrinsics, warp_intrinsics)

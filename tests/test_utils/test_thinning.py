@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mmmtcp.utils.thinning import thin
+from mmmtcp.functional.thinning import thin
 
 
 def test_two_by_two_square_keeps_one_pixel():

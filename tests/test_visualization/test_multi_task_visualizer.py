@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 
 import mmmtcp  # noqa: F401
 from mmmtcp.engine.hooks.visualization_hook import MultiTaskVisualizationHook
-from mmmtcp.utils import TASKS, get_task
+from mmmtcp.tasks import TASKS, get_task
 from mmmtcp.visualization import MultiTaskLocalVisualizer
 from mmseg.registry import VISUALIZERS
 from mmseg.structures import SegDataSample

@@ -34,11 +34,11 @@ import sys
 from typing import Dict, List, Optional
 
 import numpy as np
-from mmengine.config import DictAction
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # this checkout's mmmtcp first, whichever one the environment has installed
 sys.path.insert(0, ROOT)
+from mmmtcp.utils.config import CfgOptionsAction  # noqa: E402  # isort:skip
 
 LOG_NAME = 'grad_audit.jsonl'
 KIND_COLORS = dict(main='tab:blue', side='tab:orange', other='tab:green')
@@ -96,7 +96,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='with --config: override settings of the config, e.g. '
         'train_dataloader.dataset.data_root=/tmp/scenes')
     args = parser.parse_args(argv)

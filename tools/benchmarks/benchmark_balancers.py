@@ -31,7 +31,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))  # this checkout's mmmtcp
 import mmmtcp  # noqa: F401  # isort:skip
 from mmmtcp.engine import SkipNonFiniteOptimWrapper, TaskBalanceHook
-from mmmtcp.utils import TASKS
+from mmmtcp.tasks import TASKS
 
 
 class ToyMultiTaskModel(BaseModel):

@@ -14,7 +14,7 @@ saved predictions.
    network's (blurred, slightly shifted and partly missed boundaries over
    a low-amplitude clutter texture with noise, values over ``[0, 1]``).
 2. Times the boundary statistics of one image
-   (:func:`mmmtcp.evaluation.functional.edge_stats`, SEISM thresholds, the
+   (:func:`mmmtcp.functional.edge_stats`, SEISM thresholds, the
    protocol's defaults: NMS, ``thin(seg2bmap(gt))``, one-to-one matching)
    at 480x640 with tolerance 0.011 (NYUD-v2) and at 512x512 with 0.0075
    (PASCAL-Context size), after a warm-up call (numba compilation), and the
@@ -53,8 +53,8 @@ import numpy as np
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)  # this checkout's mmmtcp
 import mmmtcp  # noqa: F401,E402  # isort:skip
-from mmmtcp.evaluation.functional import (SEISM_THRESHOLDS,  # noqa: E402
-                                          edge_stats, write_prediction)
+from mmmtcp.functional import SEISM_THRESHOLDS, edge_stats  # noqa: E402
+from mmmtcp.structures.data_sample import write_prediction  # noqa: E402
 
 CONFIG = osp.join(ROOT, 'configs', '_base_', 'datasets', 'nyud_mt.py')
 TOOL = osp.join(ROOT, 'tools', 'analysis_tools', 'eval_predictions.py')
@@ -276,7 +276,7 @@ def time_edge_stats(samples: List[Dict[str, np.ndarray]], tolerance: float,
                            SEISM_THRESHOLDS, matcher=matcher)
         times.append(time.perf_counter() - start)
         counts = counts + stats['counts']
-    from mmmtcp.evaluation.functional import f_measure, pr_from_counts
+    from mmmtcp.functional import f_measure, pr_from_counts
     ods = float(f_measure(*pr_from_counts(counts)).max()) * 100
     return statistics.mean(times), max(times), ods
 

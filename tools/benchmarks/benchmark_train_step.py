@@ -32,7 +32,7 @@ import time
 from collections import defaultdict
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
@@ -41,6 +41,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))  # this checkout's mmmtcp
 import mmmtcp  # noqa: F401  # isort:skip
 from mmmtcp.datasets import generate_scenes
+from mmmtcp.utils.config import CfgOptionsAction
 from mmseg.registry import DATASETS, MODELS
 
 
@@ -54,7 +55,7 @@ def parse_args():
     parser.add_argument('--profile', action='store_true')
     parser.add_argument('--threads', type=int, default=None)
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options', nargs='+', action=CfgOptionsAction,
         help='override config keys, e.g. '
         'model.decode_head.cfm.attn_downsample=2')
     return parser.parse_args()

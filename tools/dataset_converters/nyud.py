@@ -48,7 +48,7 @@ from converter_cli import add_arguments, run  # noqa: E402
 from value_checks import CheckMessages, check_normals_file  # noqa: E402
 
 from mmmtcp.datasets import NYUDv2Dataset  # noqa: E402
-from mmmtcp.datasets.formats import (  # noqa: E402
+from mmmtcp.functional.formats import (  # noqa: E402
     DEFAULT_MAX_DEPTH, load_npy, read_index_png)
 
 DEFAULT_OUT = 'data/NYUDv2'
@@ -137,7 +137,7 @@ def nyud_spec(
         depth_scale (float): ``depth_scale`` of the data set (metres per
             stored unit). Defaults to 1.0.
         max_depth (float, optional): ``max_depth`` of the data set.
-            Defaults to :data:`~mmmtcp.datasets.formats.DEFAULT_MAX_DEPTH`.
+            Defaults to :data:`~mmmtcp.functional.formats.DEFAULT_MAX_DEPTH`.
 
     Returns:
         DatasetSpec: The spec of :func:`data_root_check.check_data_root`.

@@ -52,7 +52,7 @@ from converter_cli import add_arguments, run  # noqa: E402
 from value_checks import CheckMessages, check_normals_file  # noqa: E402
 
 from mmmtcp.datasets import PascalContextMTDataset  # noqa: E402
-from mmmtcp.datasets.formats import (  # noqa: E402
+from mmmtcp.functional.formats import (  # noqa: E402
     read_index_png, read_pascal_label_map)
 
 DEFAULT_OUT = 'data/PASCALContext'

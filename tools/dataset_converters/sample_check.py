@@ -12,7 +12,7 @@ import numpy as np
 import repo_checkout  # noqa: F401 - this checkout's mmmtcp first
 from value_checks import ValueCheck
 
-from mmmtcp.datasets.formats import AnnotationReadError, read_image_bytes
+from mmmtcp.functional.formats import AnnotationReadError, read_image_bytes
 
 
 def _check_task(img_path: str, shape: Tuple[int, int], task: str, ann: dict,
@@ -23,7 +23,7 @@ def _check_task(img_path: str, shape: Tuple[int, int], task: str, ann: dict,
     message)``; a task whose files do not exist is skipped.
     """
     from mmmtcp.datasets.transforms import LoadMultiTaskAnnotations
-    from mmmtcp.utils.tasks import get_task
+    from mmmtcp.tasks import get_task
 
     ann = dict(ann)
     paths = [ann['path']] + ([ann['label_map_path']]

@@ -35,8 +35,8 @@ def check_normals_file(ann: dict, gt: np.ndarray) -> CheckMessages:
     Returns:
         tuple[list[str], list[str]]: Problems and warnings.
     """
-    from mmmtcp.datasets.formats import (decode_normals_png, imread_unchanged,
-                                         load_npy)
+    from mmmtcp.functional.formats import (decode_normals_png,
+                                           imread_unchanged, load_npy)
     path = ann['path']
     if path.endswith('.npy'):
         raw = load_npy(path).astype(np.float32)

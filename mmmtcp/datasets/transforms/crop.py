@@ -7,7 +7,7 @@ from mmcv.transforms.utils import cache_randomness
 from mmseg.datasets.transforms import RandomCrop
 from mmseg.registry import TRANSFORMS
 
-from mmmtcp.utils.geometry import crop_intrinsics
+from mmmtcp.functional.geometry import crop_intrinsics
 
 
 def _check_crop_size(crop_size: Union[int, Sequence[int]]

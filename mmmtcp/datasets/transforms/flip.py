@@ -3,7 +3,7 @@ from mmseg.datasets.transforms import RandomFlip
 from mmseg.registry import TRANSFORMS
 
 from mmmtcp.tasks.task_spec import TASKS
-from mmmtcp.utils.geometry import flip_intrinsics
+from mmmtcp.functional.geometry import flip_intrinsics
 
 
 @TRANSFORMS.register_module()
@@ -16,7 +16,7 @@ class MultiTaskRandomFlip(RandomFlip):
     y component and a diagonal flip both (all-zero invalid vectors stay
     zero); ``camera_intrinsics`` (if present) get ``cx -> W - 1 - cx``
     and/or ``cy -> H - 1 - cy``
-    (:func:`mmmtcp.utils.geometry.flip_intrinsics`).
+    (:func:`mmmtcp.functional.geometry.flip_intrinsics`).
 
     Args: as :class:`mmseg.datasets.transforms.RandomFlip` (``prob``,
         ``direction``, ``swap_seg_labels``).

@@ -8,10 +8,10 @@ from mmcv.transforms import BaseTransform, LoadImageFromFile
 from mmengine import fileio
 from mmseg.registry import TRANSFORMS
 
+from mmmtcp.functional.formats import ANNOTATION_READERS
+from mmmtcp.functional.geometry import scale_intrinsics
+from mmmtcp.functional.image_check import DamagedImageError, check_image_bytes
 from mmmtcp.tasks.task_spec import check_tasks, get_task
-from mmmtcp.utils.geometry import scale_intrinsics
-from ..formats import ANNOTATION_READERS
-from ..image_check import DamagedImageError, check_image_bytes
 
 
 @TRANSFORMS.register_module()
@@ -19,11 +19,11 @@ class LoadCheckedImageFromFile(LoadImageFromFile):
     """mmcv's ``LoadImageFromFile`` that refuses damaged image files.
 
     The file's bytes are read once, checked by
-    :func:`mmmtcp.datasets.image_check.check_image_bytes` and decoded from
+    :func:`mmmtcp.functional.image_check.check_image_bytes` and decoded from
     the same buffer. An empty file, a truncated or damaged JPEG or PNG
     (which OpenCV would decode with flat gray rows, or fail on without
     naming the file) and content that is neither JPEG nor PNG raise
-    :class:`~mmmtcp.datasets.image_check.DamagedImageError` (a
+    :class:`~mmmtcp.functional.image_check.DamagedImageError` (a
     ``ValueError``) naming the file; so does a file that passes the check
     but cannot be decoded. With ``ignore_empty=True`` the transform returns
     ``None`` instead, as mmcv's transform does for unreadable files (the
@@ -114,8 +114,8 @@ class LoadMultiTaskAnnotations(BaseTransform):
     original size, which is where predictions are evaluated (as mmseg's
     test pipelines do with ``Resize`` before ``LoadAnnotations``). When the
     sample carries ``camera_intrinsics`` they are rescaled to the original
-    image size with :func:`mmmtcp.utils.geometry.scale_intrinsics` (the data
-    set's intrinsics to its images; after a test-time resize this undoes
+    image size with :func:`mmmtcp.functional.geometry.scale_intrinsics`
+    (the data set's intrinsics to its images; after a test-time resize this undoes
     that resize exactly), so they describe the grid the maps and the
     restored predictions share.
 

@@ -1,57 +1,12 @@
 """Resizing that treats each dense map of multi-task prediction correctly."""
 import math
-from typing import Callable
 
 import cv2
-import numpy as np
 from mmseg.datasets.transforms import Resize
 from mmseg.registry import TRANSFORMS
 
+from mmmtcp.functional.geometry import scale_intrinsics
 from mmmtcp.tasks.task_spec import task_of_gt_key
-from mmmtcp.utils.geometry import scale_intrinsics
-
-
-def masked_resample(data: np.ndarray, valid: np.ndarray,
-                    resample: Callable[[np.ndarray], np.ndarray],
-                    min_weight: float = 0.5):
-    """Bilinear resampling that ignores invalid pixels.
-
-    ``resample`` maps a float32 ``H x W`` or ``H x W x C`` array onto the new
-    grid with bilinear weights (a resize, a warp). Returns the valid-weighted
-    average of the valid neighbours and the new validity (``True`` where at
-    least ``min_weight`` of the interpolation weight lies on valid pixels);
-    invalid values never bleed in.
-    """
-    v = valid.astype(np.float32)
-    den = resample(v)
-    src = data.astype(np.float32) * (v[..., None] if data.ndim == 3 else v)
-    num = resample(src)
-    if num.ndim == 2 and data.ndim == 3:
-        num = num[..., None]
-    new_valid = den >= min_weight
-    den_b = den[..., None] if num.ndim == 3 else den
-    out = np.where((new_valid[..., None] if num.ndim == 3 else new_valid),
-                   num / np.maximum(den_b, 1e-6), 0.)
-    return out.astype(np.float32), new_valid
-
-
-def masked_resize(data: np.ndarray, valid: np.ndarray, size_hw: tuple,
-                  min_weight: float = 0.5):
-    """:func:`masked_resample` with a bilinear resize to ``size_hw``."""
-    h, w = size_hw
-    return masked_resample(
-        data, valid,
-        lambda x: cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR),
-        min_weight)
-
-
-def unit_normals(normals: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Re-normalize resampled normals to unit length; pixels that are
-    invalid or whose vector vanished become the zero vector."""
-    norm = np.linalg.norm(normals, axis=-1, keepdims=True)
-    valid = valid & (norm[..., 0] > 1e-6)
-    return np.where(valid[..., None], normals / np.maximum(norm, 1e-6),
-                    0.).astype(np.float32)
 
 
 @TRANSFORMS.register_module()
@@ -73,7 +28,7 @@ class MultiTaskResize(Resize):
       unit length; invalid stays the zero vector.
     - ``camera_intrinsics`` (if present) are rescaled from their
       ``width x height`` to the new image size with
-      :func:`mmmtcp.utils.geometry.scale_intrinsics` (``fx * sx``,
+      :func:`mmmtcp.functional.geometry.scale_intrinsics` (``fx * sx``,
       ``cx' = (cx + 0.5) * sx - 0.5``, ...: half-pixel centres, as the
       image is resampled).
 
@@ -125,7 +80,7 @@ class MultiTaskResize(Resize):
         intr = results.get('camera_intrinsics')
         if intr is not None:
             # the image was resampled with half-pixel centres (cv2.resize);
-            # see mmmtcp.utils.geometry for the convention
+            # see mmmtcp.functional.geometry for the convention
             results['camera_intrinsics'] = scale_intrinsics(intr, w, h)
 
     def __repr__(self) -> str:

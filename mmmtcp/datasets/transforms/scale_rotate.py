@@ -8,24 +8,10 @@ from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness
 from mmseg.registry import TRANSFORMS
 
+from mmmtcp.functional.geometry import warp_intrinsics
 from mmmtcp.tasks.task_spec import IGNORE_INDEX, task_of_gt_key
-from mmmtcp.utils.geometry import warp_intrinsics
-from .resize import masked_resample
 
 Range = Union[Tuple[float, float], Sequence[float]]
-
-
-def masked_warp(data: np.ndarray, valid: np.ndarray, matrix: np.ndarray,
-                size_wh: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
-    """:func:`masked_resample` with a bilinear affine warp (outside the
-    source image counts as invalid)."""
-    return masked_resample(
-        data, valid, lambda x: cv2.warpAffine(
-            x, matrix, size_wh, flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT, borderValue=0))
-
-
-_masked_warp = masked_warp
 
 
 @TRANSFORMS.register_module()
@@ -48,7 +34,7 @@ class MultiTaskRandomScaleRotate(BaseTransform):
       the camera frame by the same angle;
     - ``camera_intrinsics`` (if present): ``fx, fy`` times ``s`` and the
       principal point moved by the warp
-      (:func:`mmmtcp.utils.geometry.warp_intrinsics`; exact for
+      (:func:`mmmtcp.functional.geometry.warp_intrinsics`; exact for
       ``fx == fy``).
 
     Angles are counter-clockwise as seen in the picture (OpenCV's

@@ -29,10 +29,12 @@ import torch
 import torch.nn as nn
 
 from mmseg.registry import MODELS
-from mmmtcp.utils import TASKS
+from mmmtcp.tasks import TASKS
 from .base_balancer import BaseTaskBalancer
 
-_KINDS = ('regression', 'classification')
+#: the factor of the task loss under each likelihood (the paper's Eq. 7)
+_FACTORS = dict(regression=0.5, classification=1.0)
+_KINDS = tuple(_FACTORS)
 
 
 @MODELS.register_module()
@@ -78,13 +80,14 @@ class UncertaintyWeighting(BaseTaskBalancer):
                              'contain "params"')
         self.log_vars: Optional[nn.Parameter] = None
 
-    def _kind(self, task: str) -> str:
+    def _likelihood(self, task: str) -> str:
+        """``'regression'`` or ``'classification'``: ``task_kinds`` if it
+        names the task, else from the task's vocabulary entry."""
         if task in self.task_kinds:
             return self.task_kinds[task]
         spec = TASKS.get(task)
-        if spec is not None and not spec.is_label:
-            return 'regression'
-        return 'classification'
+        return 'classification' if spec is None or spec.is_label \
+            else 'regression'
 
     def _init_state(self) -> None:
         unknown = sorted(set(self.task_kinds) - set(self.tasks))
@@ -95,10 +98,7 @@ class UncertaintyWeighting(BaseTaskBalancer):
         self.log_vars = nn.Parameter(
             torch.full((self.num_tasks, ), self.init_log_var))
         if self.paper_factors:
-            scale = [
-                0.5 if self._kind(t) == 'regression' else 1.0
-                for t in self.tasks
-            ]
+            scale = [_FACTORS[self._likelihood(t)] for t in self.tasks]
             reg = [0.5] * self.num_tasks
         else:
             scale = [1.0] * self.num_tasks

@@ -9,8 +9,8 @@ Vandenhende et al., TPAMI 2021) and mmmtcp's cross-task coherence measures.
 """
 import logging
 import os.path as osp
-from typing import (Dict, List, Mapping, NamedTuple, Optional, Sequence,
-                    Tuple, Union)
+from typing import (Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple,
+                    Union)
 
 import numpy as np
 from mmengine.dist import (all_gather_object, broadcast_object_list,
@@ -18,18 +18,18 @@ from mmengine.dist import (all_gather_object, broadcast_object_list,
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmengine.utils import mkdir_or_exist
-
 from mmseg.registry import METRICS
+
+from mmmtcp.functional import (MATCHERS, SEISM_THRESHOLDS, edge_seg_stats,
+                               f_measure, normal_depth_stats, pr_from_counts,
+                               sum_stats, thresholds_between,
+                               tolerance_in_pixels)
+from mmmtcp.functional.dense import per_class_table
+from mmmtcp.functional.geometry import (NORMAL_AXES, check_intrinsics,
+                                        restore_intrinsics, scale_intrinsics)
+from mmmtcp.structures import get_metainfo, get_pixel_data, write_prediction
 from mmmtcp.tasks.task_spec import (IGNORE_INDEX, check_tasks, get_task,
                                     lower_is_better, pick_task)
-from mmmtcp.utils.geometry import (NORMAL_AXES, check_intrinsics,
-                                   restore_intrinsics, scale_intrinsics)
-from ..functional import (MATCHERS, SEISM_THRESHOLDS, edge_seg_stats,
-                          f_measure, normal_depth_stats, pr_from_counts,
-                          sum_stats, thresholds_between, tolerance_in_pixels)
-from ..functional.dense import per_class_table
-from ..functional.sample import (get_metainfo, get_pixel_data,
-                                 write_prediction)
 
 
 class CoherenceMeasure(NamedTuple):
@@ -118,7 +118,7 @@ class MultiTaskMetric(BaseMetric):
       predicted depth (back-projected with the sample's
       ``camera_intrinsics`` metainfo, unflipped and scaled to the map size,
       or, without them, ``dataset_meta['camera_intrinsics']`` scaled to the
-      map size; see :mod:`mmmtcp.utils.geometry` for the convention; cross
+      map size; see :mod:`mmmtcp.functional.geometry` for the convention; cross
       product of central differences, oriented toward the camera, expressed
       in ``dataset_meta['normal_axes']``), over pixels where the derived
       normals are defined (the pixel and its 4 neighbours have depth > 0,
@@ -549,7 +549,7 @@ class MultiTaskMetric(BaseMetric):
         The sample's own ``camera_intrinsics`` (metainfo) are used when
         present: they followed the image through the pipeline's resizes,
         crops and flips, so the recorded flip is undone and they are scaled
-        to ``shape`` (:func:`mmmtcp.utils.geometry.restore_intrinsics`).
+        to ``shape`` (:func:`mmmtcp.functional.geometry.restore_intrinsics`).
         Otherwise ``dataset_meta['camera_intrinsics']``, which describe the
         data set's original images, are scaled to ``shape``.
 

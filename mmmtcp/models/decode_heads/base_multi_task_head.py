@@ -27,7 +27,7 @@ from torch import Tensor
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptMultiConfig, SampleList
-from mmmtcp.utils import IGNORE_INDEX, check_tasks, get_task
+from mmmtcp.tasks import IGNORE_INDEX, check_tasks, get_task
 from ..layers import TaskDecoder
 
 HeadOutputs = Dict[str, Dict[str, Union[Tensor, List[Tensor]]]]
@@ -38,7 +38,7 @@ class BaseMultiTaskHead(BaseModule, metaclass=ABCMeta):
     Args:
         tasks (Sequence[str | dict]): Task names, or declarations of new
             tasks such as ``dict(name='albedo', kind='regression',
-            channels=3)`` (see :mod:`mmmtcp.utils.tasks`).
+            channels=3)`` (see :mod:`mmmtcp.tasks`).
         in_channels (Sequence[int]): Channels of the used input levels, fine
             to coarse.
         channels (int): Width of the task decoders. Defaults to 256.

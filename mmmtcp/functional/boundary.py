@@ -9,7 +9,7 @@ diagonal (``correspondPixels``). Counts summed over the data set give the
 optimal-dataset-scale F (odsF); per-image best thresholds give oisF.
 
 This module runs those steps per threshold. The thinning is
-:func:`mmmtcp.utils.thinning.thin`, which also thins the PASCAL-Context
+:func:`mmmtcp.functional.thinning.thin`, which also thins the PASCAL-Context
 boundary ground truth. Two matchers count the hits:
 
 - ``'correspond'`` (the protocol): the one-to-one assignment of
@@ -25,7 +25,7 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from mmmtcp.utils.thinning import thin
+from .thinning import thin
 from .correspond_pixels import GroundTruthNeighbours, correspond_counts
 
 #: The boundary matchers of :func:`boundary_pr_counts`.

@@ -16,7 +16,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from mmmtcp.utils.geometry import angular_error, normals_from_depth
+from .geometry import angular_error, normals_from_depth
 from .boundary import label_boundaries, match_counts, thin
 from .dense import NONFINITE_LABEL, WORST_ANGLE, nonfinite_labels
 

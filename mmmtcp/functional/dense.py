@@ -40,10 +40,9 @@ from typing import Dict, Iterable, List, Optional
 
 import numpy as np
 
-from mmmtcp.utils.boundary_maps import seg2bmap
-from mmmtcp.utils.geometry import angular_error
-from mmmtcp.utils.tasks import NONFINITE_LABEL
-from mmmtcp.utils.thinning import thin
+from .boundary_maps import seg2bmap
+from .geometry import angular_error
+from .thinning import thin
 from .boundary import (boundary_pr_counts, f_measure, pr_from_counts,
                        tolerance_in_pixels)
 from .edge_nms import edge_nms, quantize_uint8
@@ -59,10 +58,10 @@ ANGLE_THRESHOLDS = (11.25, 22.5, 30.0)
 WORST_ANGLE = 180.0
 #: Floor of depth predictions inside the log error.
 LOG_DEPTH_FLOOR = 1e-9
-# NONFINITE_LABEL (from mmmtcp.utils.tasks) is the label of a pixel whose
-# prediction is not finite. ``MultiTaskSegmentor`` writes it where a pixel's
-# logits are not all finite (argmax would otherwise pick a class for NaN
-# logits); it matches no class.
+#: Label of a predicted pixel whose logits are not all finite (argmax would
+#: otherwise pick a class for NaN logits): ``MultiTaskSegmentor`` writes it,
+#: and it matches no class.
+NONFINITE_LABEL = -1
 
 
 def sum_stats(stats: Iterable[Stats]) -> Stats:

@@ -2,9 +2,9 @@
 ``bwmorph(bw, 'thin', Inf)`` (and ``skimage.morphology.thin``) does.
 
 The one thinning of mmmtcp: the boundary protocol thins every thresholded
-prediction with it (:mod:`mmmtcp.evaluation.functional.boundary`, as the
+prediction with it (:mod:`mmmtcp.functional.boundary`, as the
 SEISM code does), and the PASCAL-Context boundary ground truth is thinned
-with it (:func:`mmmtcp.datasets.formats.read_pascal_edge_mat`, as the
+with it (:func:`mmmtcp.functional.formats.read_pascal_edge_mat`, as the
 protocol's loaders do with ``skimage.morphology.thin``).
 
 It is compiled with numba rather than taken from scikit-image: the result is

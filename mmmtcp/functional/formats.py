@@ -11,7 +11,7 @@ raises :class:`AnnotationReadError` naming the file (and the config key that
 fixes it, where there is one) instead of being read as something else.
 
 Every PNG/JPEG map is read once into memory, checked for completeness by
-:func:`mmmtcp.datasets.image_check.check_image_bytes` (an empty, truncated
+:func:`mmmtcp.functional.image_check.check_image_bytes` (an empty, truncated
 or damaged file is an error instead of a map with missing rows) and decoded
 from the same buffer (:func:`read_image_bytes`). A ``.npy`` file whose data
 stop short of the shape its header declares is an error naming the file.
@@ -65,8 +65,8 @@ import numpy as np
 from mmengine.logging import print_log
 from PIL import Image
 
-from mmmtcp.utils.boundary_maps import relabel_regions, seg2bmap
-from mmmtcp.utils.thinning import thin
+from .boundary_maps import relabel_regions, seg2bmap
+from .thinning import thin
 from .image_check import DamagedImageError, check_image_bytes
 
 IGNORE = 255
@@ -128,7 +128,7 @@ def read_image_bytes(path: str) -> bytes:
     Raises:
         AnnotationReadError: The file is missing, or empty, truncated,
             damaged or neither JPEG nor PNG (see
-            :func:`mmmtcp.datasets.image_check.check_image_bytes`).
+            :func:`mmmtcp.functional.image_check.check_image_bytes`).
     """
     if not osp.isfile(path):
         raise AnnotationReadError(f'Annotation file not found: {path}')
@@ -584,7 +584,7 @@ def read_pascal_edge_mat(path: str, boundaries: str = 'laplacian',
     ``'laplacian'``: as the protocol's training loaders compute them, pixels
     where the Laplacian of the label map is non-zero, thinned to one pixel
     width with the ``bwmorph``-style thinning of ``skimage.morphology.thin``
-    (:func:`mmmtcp.utils.thinning.thin`, the thinning the boundary metric
+    (:func:`mmmtcp.functional.thinning.thin`, the thinning the boundary metric
     applies to predictions). ``'seg2bmap'``: as the SEISM benchmark draws
     the ground truth it evaluates against,
     ``thin(seg2bmap(relabel(LabelMap)))``.

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from mmengine.utils import mkdir_or_exist
 
-from mmmtcp.utils import get_task
+from mmmtcp.tasks import get_task
 
 
 def get_pixel_data(sample: Union[Mapping, Any],
