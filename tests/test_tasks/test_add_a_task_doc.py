@@ -15,8 +15,8 @@ from mmengine.structures import PixelData
 
 from mmmtcp.evaluation import MultiTaskMetric
 from mmmtcp.models.regularizers import CrossTaskContrastiveRegularizer
-from mmmtcp.models.segmentors import MultiTaskSegmentor
-from mmmtcp.models.segmentors.multi_task_segmentor import _main_label_task
+from mmmtcp.models.segmentors.segmentor_config import (main_label_task,
+                                                       resolve_num_classes)
 from mmmtcp.registry import TASK_KINDS
 from mmmtcp.tasks import check_tasks, get_task, task_spec
 from mmmtcp.visualization import MultiTaskLocalVisualizer
@@ -178,11 +178,11 @@ def test_colour_bar(doc):
 
 def test_primary_label_task(doc):
     head = doc['labels']['model']['decode_head']
-    assert MultiTaskSegmentor._resolve_num_classes(head)['num_classes'] == {
+    assert resolve_num_classes(head)['num_classes'] == {
         'material': 23}
     assert get_task('material').needs_classes
-    assert _main_label_task(['human_parts', 'material']) == 'material'
-    assert _main_label_task(['semseg', 'material']) == 'semseg'
+    assert main_label_task(['human_parts', 'material']) == 'material'
+    assert main_label_task(['semseg', 'material']) == 'semseg'
 
 
 def test_coherence_pairs(doc):

@@ -9,9 +9,9 @@ from mmengine.structures import PixelData
 from mmmtcp.evaluation import MultiTaskMetric
 from mmmtcp.evaluation.metrics.multi_task_metric import COHERENCE_MEASURES
 from mmmtcp.models.regularizers import CrossTaskContrastiveRegularizer
-from mmmtcp.models.segmentors import MultiTaskSegmentor
-from mmmtcp.models.segmentors.multi_task_segmentor import (_main_label_task,
-                                                           _needs_classes)
+from mmmtcp.models.segmentors.segmentor_config import (main_label_task,
+                                                       needs_classes,
+                                                       resolve_num_classes)
 from mmmtcp.registry import TASK_KINDS
 from mmmtcp.tasks import (COHERENCE_ROLES, TASKS, BaseTaskKind, DepthKind,
                           get_task, pick_task, register_task)
@@ -78,7 +78,7 @@ def plane() -> dict:
 # ------------------------------------------------------------- classes
 def test_needs_classes_is_a_kind_property():
     spec = register_task(dict(name='level', kind='test_ordinal'))
-    assert spec.needs_classes and _needs_classes('level')
+    assert spec.needs_classes and needs_classes('level')
     assert spec.kind_impl.out_channels(5) == 5
     with pytest.raises(ValueError, match='a test_ordinal task needs its '
                        'number of classes'):
@@ -88,7 +88,7 @@ def test_needs_classes_is_a_kind_property():
     # the only task that needs classes takes an int num_classes
     head = dict(tasks=['depth', dict(name='level', kind='test_ordinal')],
                 num_classes=4)
-    assert MultiTaskSegmentor._resolve_num_classes(head)['num_classes'] == {
+    assert resolve_num_classes(head)['num_classes'] == {
         'level': 4}
 
 
@@ -98,14 +98,14 @@ def test_the_primary_task_is_declared():
                        classes_key='material_classes', primary=True))
     register_task(dict(name='ground', kind='label',
                        classes_key='ground_classes'))
-    assert _main_label_task(['human_parts', 'material']) == 'material'
-    assert _main_label_task(['ground', 'material']) == 'material'
-    assert _main_label_task(['material', 'semseg']) == 'material'
-    assert _main_label_task(['human_parts', 'ground']) is None
-    assert _main_label_task(['ground', 'depth']) == 'ground'
+    assert main_label_task(['human_parts', 'material']) == 'material'
+    assert main_label_task(['ground', 'material']) == 'material'
+    assert main_label_task(['material', 'semseg']) == 'material'
+    assert main_label_task(['human_parts', 'ground']) is None
+    assert main_label_task(['ground', 'depth']) == 'ground'
     head = dict(tasks=['human_parts', 'ground'], num_classes=3)
     with pytest.raises(ValueError, match='several label tasks'):
-        MultiTaskSegmentor._resolve_num_classes(head)
+        resolve_num_classes(head)
     assert pick_task(['ground', 'human_parts']) == 'ground'
     assert pick_task(['human_parts', 'semseg']) == 'semseg'
     assert pick_task([]) is None

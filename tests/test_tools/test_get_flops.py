@@ -238,3 +238,13 @@ def test_benchmark_function_defaults_to_available_device(get_flops):
     assert result['device'].startswith(expected)
     assert result['images_per_s'] > 0
     assert result['threads'] == torch.get_num_threads()
+
+
+def test_cfg_options_keep_spaces_and_refuse_malformed(get_flops):
+    """``--cfg-options`` is the project's parser: a value with spaces is
+    kept as typed, an argument without ``=`` stops the tool."""
+    args = get_flops.parse_args(
+        [DEMO, '--cfg-options', 'work_dir=/tmp/a b', 'model.x=2'])
+    assert args.cfg_options == {'work_dir': '/tmp/a b', 'model.x': 2}
+    with pytest.raises(SystemExit):
+        get_flops.parse_args([DEMO, '--cfg-options', 'foo'])

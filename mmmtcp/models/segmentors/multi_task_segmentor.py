@@ -7,60 +7,27 @@ and optional training-only regularizers (e.g. the contrastive multi-task
 regularization of Yang, Ye, Xu, AAAI 2023) that read the head's per-task
 features.
 """
-import copy
-import inspect
 import logging
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.structures import PixelData
 from mmengine.visualization import Visualizer
 from torch import Tensor
 
 from mmseg.models.segmentors import BaseSegmentor
-from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList)
-from mmmtcp.tasks import check_tasks, get_task
+from mmmtcp.tasks import get_task
 from ..utils import init_weights_by_name
-
-
-def _needs_classes(task: str) -> bool:
-    """Whether the head needs ``num_classes`` for ``task`` (the kind's
-    :attr:`~mmmtcp.tasks.BaseTaskKind.needs_classes`)."""
-    return get_task(task).needs_classes
-
-
-def _main_label_task(tasks: Sequence[str]) -> Optional[str]:
-    """The first task that needs a class count and is declared
-    ``primary`` (semseg), else the only task that needs a class count,
-    else ``None``."""
-    labelled = [t for t in tasks if _needs_classes(t)]
-    primary = [t for t in labelled if get_task(t).primary]
-    if primary:
-        return primary[0]
-    return labelled[0] if len(labelled) == 1 else None
-
-
-def _init_kwargs(cls: type) -> Optional[set]:
-    """Keyword arguments a class's constructor chain accepts, or ``None``
-    when it ends in ``**kwargs`` that nothing consumes explicitly."""
-    names: set = set()
-    for klass in cls.__mro__:
-        if '__init__' not in vars(klass):
-            continue
-        params = inspect.signature(klass.__init__).parameters.values()
-        names.update(p.name for p in params
-                     if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-                     and p.name != 'self')
-        if not any(p.kind == p.VAR_KEYWORD for p in params):
-            return names
-    return None
+from .prediction import postprocess_result, slide_inference
+from .segmentor_config import (auxiliary_tasks, check_auxiliary_head,
+                               check_head_keys, check_test_cfg,
+                               regularizer_cfg, resolve_num_classes,
+                               with_pretrained)
 
 
 @MODELS.register_module()
@@ -193,11 +160,11 @@ class MultiTaskSegmentor(BaseSegmentor):
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.init_by_name = init_by_name
         if pretrained is not None:
-            backbone = self._with_pretrained(backbone, pretrained)
+            backbone = with_pretrained(backbone, pretrained)
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck) if neck is not None else None
-        decode_head = self._resolve_num_classes(decode_head)
-        self._check_head_keys(decode_head)
+        decode_head = resolve_num_classes(decode_head)
+        check_head_keys(decode_head)
         self.decode_head = MODELS.build(decode_head)
         for attr in ('tasks', 'loss_by_feat', 'predict', 'align_corners'):
             if not hasattr(self.decode_head, attr):
@@ -219,16 +186,7 @@ class MultiTaskSegmentor(BaseSegmentor):
         for cfg in regularizer:
             # Regularizers that take the tasks and the feature width get
             # them from the head unless the config sets them.
-            cfg = dict(cfg)
-            reg_cls = MODELS.get(cfg['type']) if isinstance(
-                cfg.get('type'), str) else cfg.get('type')
-            params = inspect.signature(reg_cls).parameters if inspect.isclass(
-                reg_cls) else {}
-            defaults = dict(
-                tasks=self.tasks, in_channels=self.decode_head.channels)
-            for key, value in defaults.items():
-                if key in params and cfg.get(key) is None:
-                    cfg[key] = value
+            cfg = regularizer_cfg(cfg, self.tasks, self.decode_head.channels)
             reg = MODELS.build(cfg)
             if not callable(getattr(reg, 'loss', None)):
                 raise TypeError(f'`model.regularizer` entry {cfg} builds '
@@ -236,17 +194,7 @@ class MultiTaskSegmentor(BaseSegmentor):
                                 '`loss(task_feats, data_samples)` method')
             self.regularizers.append(reg)
         self.train_cfg = train_cfg
-        self.test_cfg = test_cfg if test_cfg is not None else dict(
-            mode='whole')
-        mode = self.test_cfg.get('mode', 'whole')
-        if mode not in ('whole', 'slide'):
-            raise ValueError(f"`model.test_cfg.mode` must be 'whole' or "
-                             f"'slide', got {mode!r}")
-        if mode == 'slide':
-            for key in ('crop_size', 'stride'):
-                if key not in self.test_cfg:
-                    raise ValueError(f"`model.test_cfg.{key}` is required "
-                                     "with mode='slide'")
+        self.test_cfg = check_test_cfg(test_cfg)
 
     def init_weights(self) -> None:
         """Initialize the weights (per-module seeds when
@@ -262,127 +210,20 @@ class MultiTaskSegmentor(BaseSegmentor):
         return len(self.regularizers) > 0
 
     # ------------------------------------------------------------------
-    # mmseg compatibility
-    @staticmethod
-    def _with_pretrained(backbone: ConfigType, pretrained: str) -> dict:
-        """The backbone config initialized from ``pretrained``."""
-        if not isinstance(pretrained, str):
-            raise TypeError('`model.pretrained` must be a checkpoint path or '
-                            f'URL (str) or None, got {pretrained!r}')
-        for key in ('pretrained', 'init_cfg'):
-            if backbone.get(key) is not None:
-                raise ValueError(
-                    f'`model.pretrained` ({pretrained!r}) and '
-                    f'`model.backbone.{key}` ({backbone[key]!r}) are both '
-                    'set; set only one. mmseg base configs set '
-                    '`model.pretrained` (e.g. fcn_r50-d8.py: '
-                    '"open-mmlab://resnet50_v1c"): write '
-                    '`model=dict(pretrained=None, ...)` to use the '
-                    f'backbone\'s `{key}` instead.')
-        backbone = copy.deepcopy(backbone)
-        backbone['init_cfg'] = dict(type='Pretrained', checkpoint=pretrained)
-        return backbone
-
-    @staticmethod
-    def _resolve_num_classes(decode_head: ConfigType) -> ConfigType:
-        """Turn an int ``decode_head.num_classes`` into ``{task: int}``."""
-        num_classes = decode_head.get('num_classes')
-        if num_classes is None or isinstance(num_classes, Mapping) or \
-                decode_head.get('tasks') is None:
-            return decode_head
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int):
-            raise ValueError(
-                '`model.decode_head.num_classes` must be an int (the classes '
-                'of the primary label task such as semseg, or of the only '
-                'label task) or a dict '
-                f'{{task: classes}}, got {num_classes!r}')
-        tasks = check_tasks(decode_head['tasks'], 'model.decode_head.tasks')
-        task = _main_label_task(tasks)
-        if task is None:
-            labelled = [t for t in tasks if _needs_classes(t)]
-            raise ValueError(
-                f'`model.decode_head.num_classes` is an int ({num_classes}), '
-                'which means the classes of the primary label task (such as '
-                f'`semseg`) or of the only label task, but the tasks {tasks} '
-                'have '
-                + (f'several label tasks {labelled}' if labelled else
-                   'no label task') +
-                '; write a dict, e.g. `num_classes=dict('
-                + ', '.join(f'{t}=...' for t in labelled) + ')`'
-                + ('' if labelled else ' or leave it out'))
-        decode_head = dict(decode_head)
-        decode_head['num_classes'] = {task: num_classes}
-        return decode_head
-
-    @staticmethod
-    def _check_head_keys(decode_head: ConfigType) -> None:
-        """Name the keys an mmseg base left in the head config."""
-        head_type = decode_head.get('type')
-        head_cls = MODELS.get(head_type) if isinstance(head_type,
-                                                       str) else head_type
-        if not inspect.isclass(head_cls):
-            return
-        accepted = _init_kwargs(head_cls)
-        if accepted is None:
-            return
-        extra = sorted(set(decode_head) - accepted - {'type', '_scope_'})
-        if extra:
-            raise ValueError(
-                f'`model.decode_head` ({head_cls.__name__}) does not take '
-                f'{extra}. Keys like these come from the decode head of an '
-                'mmseg base config (SegformerHead, UPerHead, FCNHead, ...), '
-                'merged into the multi-task head: replace that head instead, '
-                f"with `decode_head=dict(_delete_=True, type="
-                f"'{head_cls.__name__}', ...)` (see configs/mixed/).")
-
+    # mmseg compatibility (see :mod:`.segmentor_config`)
     def _init_auxiliary_head(
             self, auxiliary_head: Union[ConfigType, List[ConfigType]],
             auxiliary_task: Optional[Union[str, Sequence[str]]]) -> None:
         """Build the mmseg auxiliary head(s) and pick their tasks."""
         is_list = isinstance(auxiliary_head, (list, tuple))
         cfgs = list(auxiliary_head) if is_list else [auxiliary_head]
-        if auxiliary_task is None:
-            task = _main_label_task(self.tasks)
-            if task is None:
-                raise ValueError(
-                    '`model.auxiliary_head` is trained on the labels of one '
-                    'task, by default the primary label task (such as semseg) '
-                    'or the only label task, but '
-                    f'`model.decode_head.tasks` {self.tasks} has neither; '
-                    'set `model.auxiliary_task`.')
-            tasks = [task] * len(cfgs)
-        elif isinstance(auxiliary_task, str):
-            tasks = [auxiliary_task] * len(cfgs)
-        else:
-            tasks = list(auxiliary_task)
-            if len(tasks) != len(cfgs):
-                raise ValueError(
-                    f'`model.auxiliary_task` lists {len(tasks)} tasks for '
-                    f'{len(cfgs)} auxiliary heads; give one task for all or '
-                    'one per head.')
+        tasks = auxiliary_tasks(auxiliary_task, len(cfgs), self.tasks)
         heads = []
         for i, (cfg, task) in enumerate(zip(cfgs, tasks)):
             where = f'model.auxiliary_head[{i}]' if is_list else \
                 'model.auxiliary_head'
-            if task not in self.tasks:
-                raise ValueError(
-                    f'`model.auxiliary_task` {task!r} (of `{where}`) is not '
-                    f'one of `model.decode_head.tasks` {self.tasks}')
-            if not get_task(task).is_label:
-                raise ValueError(
-                    f'`{where}` is an mmseg decode head, trained with class '
-                    f'labels, but task {task!r} (kind '
-                    f'{get_task(task).kind!r}) has no labels; set '
-                    '`model.auxiliary_task` to a label task.')
-            expected = self.decode_head.num_classes.get(task)
-            got = cfg.get('num_classes')
-            if expected is not None and got != expected:
-                raise ValueError(
-                    f'`{where}.num_classes` is {got} but '
-                    f'`model.decode_head.num_classes` of task {task!r} is '
-                    f'{expected}; set `{where}.num_classes={expected}` (an '
-                    'mmseg base config sets it for its own data set, e.g. '
-                    '19 for Cityscapes).')
+            check_auxiliary_head(cfg, task, where, self.tasks,
+                                 self.decode_head.num_classes)
             heads.append(MODELS.build(cfg))
         self.auxiliary_head = nn.ModuleList(heads) if is_list else heads[0]
         self.auxiliary_tasks = tasks
@@ -540,31 +381,12 @@ class MultiTaskSegmentor(BaseSegmentor):
         """Average the raw outputs of overlapping crops.
 
         ``test_cfg.crop_size`` and ``test_cfg.stride`` are ``(h, w)``; crops
-        larger than the image are clipped to it.
+        larger than the image are clipped to it (see
+        :func:`.prediction.slide_inference`).
         """
-        h_stride, w_stride = self.test_cfg['stride']
-        h_crop, w_crop = self.test_cfg['crop_size']
-        _, _, h_img, w_img = inputs.shape
-        h_grids = max(h_img - h_crop + h_stride - 1, 0) // h_stride + 1
-        w_grids = max(w_img - w_crop + w_stride - 1, 0) // w_stride + 1
-        sums: Dict[str, Tensor] = {}
-        count = inputs.new_zeros((1, 1, h_img, w_img))
-        for h_idx in range(h_grids):
-            for w_idx in range(w_grids):
-                y2 = min(h_idx * h_stride + h_crop, h_img)
-                x2 = min(w_idx * w_stride + w_crop, w_img)
-                y1, x1 = max(y2 - h_crop, 0), max(x2 - w_crop, 0)
-                crop = inputs[:, :, y1:y2, x1:x2]
-                crop_metas = [
-                    dict(m, img_shape=crop.shape[2:]) for m in batch_img_metas
-                ]
-                outs = self.encode_decode(crop, crop_metas)
-                for task, out in outs.items():
-                    padded = F.pad(out, (x1, w_img - x2, y1, h_img - y2))
-                    sums[task] = sums[task] + padded if task in sums \
-                        else padded
-                count[:, :, y1:y2, x1:x2] += 1
-        return {task: s / count for task, s in sums.items()}
+        return slide_inference(self.encode_decode, inputs, batch_img_metas,
+                               stride=self.test_cfg['stride'],
+                               crop_size=self.test_cfg['crop_size'])
 
     def postprocess_result(self,
                            preds: Dict[str, Tensor],
@@ -583,54 +405,4 @@ class MultiTaskSegmentor(BaseSegmentor):
         Returns:
             list[SegDataSample]: Samples with one ``pred_*`` field per task.
         """
-        batch_size = next(iter(preds.values())).shape[0]
-        only_prediction = data_samples is None
-        if only_prediction:
-            data_samples = [SegDataSample() for _ in range(batch_size)]
-        for i in range(batch_size):
-            meta = data_samples[i].metainfo
-            for task, pred in preds.items():
-                out = pred[i:i + 1]
-                if not only_prediction:
-                    out = self._restore_geometry(task, out, meta)
-                out = self._activate(task, out.squeeze(0))
-                data_samples[i].set_field(
-                    PixelData(data=out), get_task(task).pred_field)
-        return data_samples
-
-    def _restore_geometry(self, task: str, out: Tensor, meta: dict) -> Tensor:
-        """Crop padding and ``img_shape``, undo flips, resize to original."""
-        _, _, h, w = out.shape
-        padding = meta.get('img_padding_size',
-                           meta.get('padding_size', [0, 0, 0, 0]))
-        left, right, top, bottom = (int(p) for p in padding)
-        out = out[:, :, top:h - bottom, left:w - right]
-        img_shape = meta.get('img_shape')
-        if img_shape is not None:
-            out = out[:, :, :int(img_shape[0]), :int(img_shape[1])]
-        if meta.get('flip', False):
-            direction = meta.get('flip_direction', 'horizontal')
-            if direction not in ('horizontal', 'vertical'):
-                raise ValueError(f'Cannot undo flip_direction={direction!r}'
-                                 ' (supported: horizontal, vertical)')
-            axis = 0 if direction == 'horizontal' else 1
-            out = out.flip(dims=(3 if axis == 0 else 2, ))
-            out = get_task(task).kind_impl.unflip(out, axis)
-        ori_shape = meta.get('ori_shape')
-        if ori_shape is not None and tuple(out.shape[2:]) != tuple(
-                ori_shape[:2]):
-            out = resize(
-                out,
-                size=tuple(ori_shape[:2]),
-                mode='bilinear',
-                align_corners=self.align_corners,
-                warning=False)
-        return out
-
-    @staticmethod
-    def _activate(task: str, out: Tensor) -> Tensor:
-        """Turn a raw ``(C, H, W)`` output into the task's prediction with
-        its kind's activation (pixels with a non-finite channel become
-        ``NONFINITE_LABEL`` in label maps, NaN in float maps)."""
-        return get_task(task).kind_impl.activate(out)
-
+        return postprocess_result(preds, data_samples, self.align_corners)
