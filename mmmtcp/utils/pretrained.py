@@ -1,0 +1,134 @@
+"""Strict loading of a part of a checkpoint into a module.
+
+mmengine's ``Pretrained`` initialization loads with ``strict=False``: a
+checkpoint of another architecture, or one whose configuration differs, loads
+nothing (or part) and only logs a warning, and the model trains from random
+weights. :func:`load_pretrained_strictly` takes the weights under a prefix
+(e.g. ``decode_head.`` of an mmseg segmentor checkpoint) and fails with an
+error naming the checkpoint when any weight of the module is missing, left
+over or of another shape. The file is read through mmengine's
+``CheckpointLoader``, i.e. through mmmtcp's safe loaders
+(:mod:`mmmtcp.utils.checkpoint_sources`) for every source.
+"""
+from collections import OrderedDict
+from typing import Any, Dict, List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+from mmengine.runner.checkpoint import CheckpointLoader
+
+
+class CheckpointMismatchError(RuntimeError):
+    """Raised when a checkpoint's weights do not fit a module."""
+
+
+def _listed(keys: Sequence[str], limit: int = 20) -> str:
+    keys = list(keys)
+    shown = ', '.join(keys[:limit])
+    return shown + (f', ... ({len(keys) - limit} more)'
+                    if len(keys) > limit else '')
+
+
+def _state_dict_of(checkpoint: Any, name: str) -> Dict[str, torch.Tensor]:
+    """The weights of a loaded checkpoint (``state_dict`` / ``model`` entry
+    or the dict itself), without a DataParallel ``module.`` prefix."""
+    if not isinstance(checkpoint, dict):
+        raise CheckpointMismatchError(
+            f'Checkpoint {name} holds a {type(checkpoint).__name__}, not a '
+            'dict of weights')
+    for key in ('state_dict', 'model'):
+        if isinstance(checkpoint.get(key), dict):
+            checkpoint = checkpoint[key]
+            break
+    state_dict = OrderedDict(
+        (k, v) for k, v in checkpoint.items() if isinstance(v, torch.Tensor))
+    if not state_dict:
+        raise CheckpointMismatchError(
+            f'Checkpoint {name} holds no weights (its entries: '
+            f'{_listed(sorted(map(str, checkpoint)))})')
+    if all(k.startswith('module.') for k in state_dict):
+        state_dict = OrderedDict(
+            (k[len('module.'):], v) for k, v in state_dict.items())
+    return state_dict
+
+
+def load_pretrained_strictly(module: nn.Module,
+                             checkpoint: str,
+                             prefix: Optional[str] = None,
+                             ignore: Sequence[str] = (),
+                             map_location: Any = 'cpu') -> List[str]:
+    """Load the weights of ``checkpoint`` under ``prefix`` into ``module``.
+
+    Args:
+        module (nn.Module): Receives the weights; every entry of its
+            ``state_dict()`` must be found.
+        checkpoint (str): Path, URL or model-zoo name, read by mmengine's
+            ``CheckpointLoader`` (mmmtcp's safe loaders).
+        prefix (str, optional): Only the checkpoint's keys starting with it
+            are read, without it (``'decode_head.'``; a missing final dot
+            is added). Defaults to None: every key, as it is.
+        ignore (Sequence[str]): Key prefixes (after ``prefix`` is removed)
+            of checkpoint weights the module does not use, skipped.
+        map_location: Same as :func:`torch.load`. Defaults to ``'cpu'``.
+
+    Returns:
+        list[str]: The checkpoint's keys (without ``prefix``) that were
+        skipped through ``ignore``.
+
+    Raises:
+        CheckpointMismatchError: If the checkpoint has no weights under
+            ``prefix`` that the module has (another architecture), lacks
+            some of the module's weights, has weights under ``prefix`` the
+            module does not have, or weights of another shape. The message
+            names the checkpoint and lists the keys.
+    """
+    owner = type(module).__name__
+    if prefix and not prefix.endswith('.'):
+        prefix += '.'
+    where = f" under '{prefix}'" if prefix else ''
+    loaded = CheckpointLoader.load_checkpoint(
+        checkpoint, map_location=map_location, logger='current')
+    state_dict = _state_dict_of(loaded, checkpoint)
+    if prefix:
+        selected = OrderedDict((k[len(prefix):], v)
+                               for k, v in state_dict.items()
+                               if k.startswith(prefix))
+    else:
+        selected = state_dict
+    expected = module.state_dict()
+    skipped = [k for k in selected if k.startswith(tuple(ignore))]
+    selected = OrderedDict(
+        (k, v) for k, v in selected.items() if k not in skipped)
+    found = [k for k in expected if k in selected]
+    if not found:
+        heads = sorted({f"'{k.split('.', 1)[0]}.'" for k in state_dict})
+        raise CheckpointMismatchError(
+            f'Checkpoint {checkpoint} is not a checkpoint of {owner}: it has '
+            f'none of its {len(expected)} weights{where} (e.g. '
+            f'{_listed(list(expected), 5)}). Its keys start with '
+            f'{_listed(heads)}' +
+            (f'; {len(selected)} of them are{where}: '
+             f'{_listed(list(selected), 5)}' if prefix and selected else
+             '') + '.')
+    missing = [k for k in expected if k not in selected]
+    unexpected = [k for k in selected if k not in expected]
+    mismatched = [
+        f'{k} {tuple(selected[k].shape)} (model {tuple(expected[k].shape)})'
+        for k in found if selected[k].shape != expected[k].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f'{len(missing)} weights of {owner} are missing '
+                        f'from the checkpoint: {_listed(missing)}')
+    if unexpected:
+        problems.append(f'{len(unexpected)} weights of the checkpoint'
+                        f'{where} are not in {owner}: {_listed(unexpected)}')
+    if mismatched:
+        problems.append(f'{len(mismatched)} weights have another shape: '
+                        f'{_listed(mismatched)}')
+    if problems:
+        raise CheckpointMismatchError(
+            f'Checkpoint {checkpoint} does not fit {owner}{where} (does the '
+            'config match the checkpoint\'s?): ' + '; '.join(problems))
+    module.load_state_dict(selected, strict=True)
+    return skipped

@@ -1,0 +1,435 @@
+"""The Mask2Former trunk of the released MT-CP code
+(``Mask2FormerSharedRepresentation``): the same shared map as mmseg's own
+Mask2Former and as Hugging Face's model the release runs, mmseg's checkpoint
+keys, and strict loading through the safe checkpoint loader."""
+import os.path as osp
+import re
+
+import mmseg
+import pytest
+import torch
+from mmengine.config import Config, ConfigDict
+
+from mmmtcp.models import Mask2FormerSharedRepresentation
+from mmmtcp.utils import CheckpointMismatchError, UnsafeCheckpointError
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+from test_multi_task_segmentor import NUM_CLASSES, make_batch
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+WIDTHS = [16, 32, 64, 128]  # the tiny Swin's 4 stages
+C = 32  # pixel decoder, queries and mask features
+QUERIES = 5
+LAYERS = 4  # transformer decoder layers: the 3 levels, then the first again
+TASKS = ['semseg', 'depth']
+
+
+def _pixel_decoder(num_points=2):
+    return dict(
+        type='mmdet.MSDeformAttnPixelDecoder',
+        num_outs=3,
+        norm_cfg=dict(type='GN', num_groups=32),  # as mmseg's and HF's
+        act_cfg=dict(type='ReLU'),
+        encoder=dict(
+            num_layers=1,
+            layer_cfg=dict(
+                self_attn_cfg=dict(
+                    embed_dims=C, num_heads=2, num_levels=3,
+                    num_points=num_points, im2col_step=64, dropout=0.0,
+                    batch_first=True, norm_cfg=None, init_cfg=None),
+                ffn_cfg=dict(
+                    embed_dims=C, feedforward_channels=2 * C, num_fcs=2,
+                    ffn_drop=0.0, act_cfg=dict(type='ReLU', inplace=True))),
+            init_cfg=None),
+        positional_encoding=dict(num_feats=C // 2, normalize=True),
+        init_cfg=None)
+
+
+def _transformer_decoder(num_layers=LAYERS):
+    attn = dict(embed_dims=C, num_heads=2, attn_drop=0.0, proj_drop=0.0,
+                dropout_layer=None, batch_first=True)
+    return dict(
+        return_intermediate=True,
+        num_layers=num_layers,
+        layer_cfg=dict(
+            self_attn_cfg=attn,
+            cross_attn_cfg=attn,
+            ffn_cfg=dict(
+                embed_dims=C, feedforward_channels=2 * C, num_fcs=2,
+                act_cfg=dict(type='ReLU', inplace=True), ffn_drop=0.0,
+                dropout_layer=None, add_identity=True)),
+        init_cfg=None)
+
+
+def _swin(**kwargs):
+    return dict(type='SwinTransformer', embed_dims=WIDTHS[0],
+                depths=(1, 1, 1, 1), num_heads=(1, 2, 4, 8), window_size=7,
+                out_indices=(0, 1, 2, 3), **kwargs)
+
+
+def _neck_cfg(num_points=2, num_layers=LAYERS, **kwargs):
+    return dict(
+        type='Mask2FormerSharedRepresentation', in_channels=WIDTHS,
+        feat_channels=C, out_channels=C, num_queries=QUERIES,
+        pixel_decoder=_pixel_decoder(num_points),
+        positional_encoding=dict(num_feats=C // 2, normalize=True),
+        transformer_decoder=_transformer_decoder(num_layers), **kwargs)
+
+
+def _mmseg_mask2former(num_classes=3):
+    """mmseg's own Mask2Former (EncoderDecoder + Mask2FormerHead), tiny."""
+    head = dict(
+        type='Mask2FormerHead', in_channels=WIDTHS, strides=[4, 8, 16, 32],
+        feat_channels=C, out_channels=C, num_classes=num_classes,
+        num_queries=QUERIES, num_transformer_feat_level=3,
+        align_corners=False, pixel_decoder=_pixel_decoder(),
+        enforce_decoder_input_project=False,
+        positional_encoding=dict(num_feats=C // 2, normalize=True),
+        transformer_decoder=_transformer_decoder(),
+        loss_cls=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=False,
+                      loss_weight=2.0, reduction='mean',
+                      class_weight=[1.0] * num_classes + [0.1]),
+        loss_mask=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=True,
+                       reduction='mean', loss_weight=5.0),
+        loss_dice=dict(type='mmdet.DiceLoss', use_sigmoid=True,
+                       activate=True, reduction='mean', naive_dice=True,
+                       eps=1.0, loss_weight=5.0))
+    # mmdet's head reads its nested configs as attributes (ConfigDict)
+    model = MODELS.build(ConfigDict(
+        type='EncoderDecoder', backbone=_swin(), decode_head=head))
+    model.init_weights()
+    # the initialized model has all-zero biases and unit norms; make every
+    # weight count
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return model.eval()
+
+
+def _trunk(checkpoint, neck=None, backbone=None):
+    """A MultiTaskSegmentor whose trunk loads ``checkpoint`` through the
+    ``Pretrained`` init_cfg of the backbone and of the neck."""
+    neck = neck or _neck_cfg(init_cfg=dict(
+        type='Pretrained', checkpoint=checkpoint, prefix='decode_head.'))
+    backbone = backbone or _swin(
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint))
+    model = MODELS.build(dict(
+        type='MultiTaskSegmentor',
+        data_preprocessor=dict(type='MultiTaskDataPreProcessor',
+                               mean=[0, 0, 0], std=[255, 255, 255]),
+        backbone=backbone,
+        neck=neck,
+        decode_head=dict(
+            type='MultiTaskBaselineHead', tasks=TASKS,
+            num_classes=dict(semseg=NUM_CLASSES['semseg']),
+            in_channels=[C], in_index=[0],
+            channels=8, decoder=dict(num_convs=1))))
+    model.init_weights()
+    return model
+
+
+@pytest.fixture(scope='module')
+def mask2former(tmp_path_factory):
+    """mmseg's tiny Mask2Former and its checkpoint file (as the Runner
+    saves it: ``meta`` and ``state_dict``)."""
+    torch.manual_seed(0)
+    model = _mmseg_mask2former()
+    path = str(tmp_path_factory.mktemp('m2f') / 'mask2former_tiny.pth')
+    torch.save(dict(meta=dict(epoch=1), state_dict=model.state_dict()), path)
+    return model, path
+
+
+def _reference(model, images):
+    """The release's shared map from mmseg's Mask2Former's own modules:
+    mask features times the summed mask logits of the last decoder
+    layer."""
+    feats = model.backbone(images)
+    head = model.decode_head
+    mask_features, _ = head.pixel_decoder(feats)
+    _, mask_logits = head(feats, [SegDataSample() for _ in images])
+    assert len(mask_logits) == LAYERS + 1
+    return mask_features * mask_logits[-1].sum(1, keepdim=True)
+
+
+def test_trunk_matches_mmseg_mask2former(mask2former):
+    reference, path = mask2former
+    model = _trunk(path).eval()
+    ref_state = reference.state_dict()
+    for name, value in model.backbone.state_dict().items():
+        torch.testing.assert_close(value, ref_state['backbone.' + name],
+                                   rtol=0, atol=0)
+    neck_state = model.neck.state_dict()
+    assert set('decode_head.' + k for k in neck_state) == {
+        k for k in ref_state
+        if k.startswith('decode_head.') and 'cls_embed' not in k}
+    for name, value in neck_state.items():
+        torch.testing.assert_close(value, ref_state['decode_head.' + name],
+                                   rtol=0, atol=0)
+    g = torch.Generator().manual_seed(1)
+    for hw in [(64, 64), (96, 128)]:
+        images = torch.randn(2, 3, *hw, generator=g)
+        with torch.no_grad():
+            expected = _reference(reference, images)
+            (shared, ) = model.extract_feat(images)
+        assert shared.shape == (2, C, hw[0] // 4, hw[1] // 4)
+        assert expected.abs().max() > 1  # not a vanishing map
+        torch.testing.assert_close(shared, expected, rtol=0, atol=1e-4)
+
+
+def test_every_trunk_weight_is_trained(mask2former):
+    """A multi-task head reads the one map (``in_index=[0]``) and its
+    losses reach every weight of the trunk (none unused, as
+    DistributedDataParallel requires)."""
+    _, path = mask2former
+    model = _trunk(path).train()
+    data = model.data_preprocessor(
+        make_batch(TASKS, [(64, 64), (64, 64)]), True)
+    losses = model(**data, mode='loss')
+    assert {'loss_semseg', 'loss_depth'} <= set(losses)
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    for name, p in list(model.backbone.named_parameters()) + list(
+            model.neck.named_parameters()):
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_other_architecture_is_refused_naming_the_file(tmp_path):
+    resnet = MODELS.build(dict(type='ResNetV1c', depth=18, stem_channels=8,
+                               base_channels=8))
+    path = str(tmp_path / 'resnet18_plain.pth')
+    torch.save(resnet.state_dict(), path)
+    with pytest.raises(CheckpointMismatchError) as info:
+        _trunk(path)
+    message = str(info.value)
+    assert path in message
+    assert 'not a checkpoint of Mask2FormerSharedRepresentation' in message
+    assert "under 'decode_head.'" in message and "'stem.'" in message
+
+
+def test_missing_unexpected_and_misshapen_weights_are_listed(
+        mask2former, tmp_path):
+    _, path = mask2former
+    checkpoint = torch.load(path, weights_only=True)
+    state = checkpoint['state_dict']
+    lacking = dict(state)
+    removed = ['decode_head.query_feat.weight',
+               'decode_head.transformer_decoder.layers.1.ffn.layers.1.bias']
+    for key in removed:
+        del lacking[key]
+    missing_path = str(tmp_path / 'lacking.pth')
+    torch.save(dict(state_dict=lacking), missing_path)
+    with pytest.raises(CheckpointMismatchError) as info:
+        _trunk(missing_path)
+    message = str(info.value)
+    assert missing_path in message and '2 weights of' in message
+    for key in removed:
+        assert key[len('decode_head.'):] in message
+    # a neck configured with fewer decoder layers than the checkpoint
+    short = _neck_cfg(num_layers=LAYERS - 1, init_cfg=dict(
+        type='Pretrained', checkpoint=path, prefix='decode_head'))
+    with pytest.raises(CheckpointMismatchError,
+                       match=r'not in Mask2FormerSharedRepresentation: '
+                       r'transformer_decoder\.layers\.3\.'):
+        _trunk(path, neck=short)
+    # more queries than the checkpoint's
+    wide = _neck_cfg(init_cfg=dict(
+        type='Pretrained', checkpoint=path, prefix='decode_head.'))
+    wide['num_queries'] = QUERIES + 1
+    with pytest.raises(CheckpointMismatchError,
+                       match=re.escape(f'query_embed.weight ({QUERIES}, {C})'
+                                       f' (model ({QUERIES + 1}, {C}))')):
+        _trunk(path, neck=wide)
+
+
+class _NotAWeight:
+    pass
+
+
+def test_checkpoint_goes_through_the_safe_loader(mask2former, tmp_path):
+    _, path = mask2former
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint['meta'] = dict(payload=_NotAWeight())
+    unsafe = str(tmp_path / 'unsafe.pth')
+    torch.save(checkpoint, unsafe)
+    neck = MODELS.build(_neck_cfg(init_cfg=dict(
+        type='Pretrained', checkpoint=unsafe, prefix='decode_head.')))
+    with pytest.raises(UnsafeCheckpointError, match=re.escape(unsafe)):
+        neck.init_weights()
+
+
+def test_neck_arguments_are_checked():
+    with pytest.raises(ValueError, match='num_transformer_feat_level'):
+        MODELS.build(_neck_cfg(num_transformer_feat_level=2))
+    with pytest.raises(ValueError, match='strides'):
+        MODELS.build(_neck_cfg(strides=(4, 8, 16)))
+    cfg = _neck_cfg()
+    cfg['pixel_decoder']['feat_channels'] = 64
+    with pytest.raises(ValueError, match='pixel_decoder.feat_channels'):
+        MODELS.build(cfg)
+    neck = MODELS.build(_neck_cfg())
+    assert isinstance(neck, Mask2FormerSharedRepresentation)
+    with pytest.raises(ValueError, match='expects 4 feature maps'):
+        neck([torch.zeros(1, 16, 8, 8)])
+
+
+def test_published_mask2former_swin_s_checkpoint_keys():
+    """The trunk config (configs/_base_/backbones/mask2former_swin_s.py) has
+    the weights of mmseg's mask2former_swin-s_8xb2-160k_ade20k: its Swin-S
+    is configured as mmseg's, and its neck has the ``decode_head.*``
+    weights but the class head, with their shapes (built on the meta
+    device: nothing is allocated or downloaded)."""
+    mm_cfg = osp.join(osp.dirname(mmseg.__file__), '.mim', 'configs',
+                      'mask2former',
+                      'mask2former_swin-s_8xb2-160k_ade20k-512x512.py')
+    if not osp.isfile(mm_cfg):
+        pytest.skip('mmseg was installed without its configs')
+    published = Config.fromfile(mm_cfg).model
+    trunk = Config.fromfile(
+        osp.join(ROOT, 'configs', '_base_', 'backbones',
+                 'mask2former_swin_s.py')).mask2former_swin_s
+
+    def plain(cfg):
+        cfg = cfg.to_dict()
+        for key in ('_delete_', 'init_cfg', 'pretrained'):
+            cfg.pop(key, None)
+        return cfg
+
+    assert plain(trunk.backbone) == plain(published.backbone)
+    with torch.device('meta'):
+        head = MODELS.build(published.decode_head)
+        neck = MODELS.build(trunk.neck)
+    expected = {k: tuple(v.shape) for k, v in head.state_dict().items()
+                if not k.startswith('cls_embed.')}
+    assert {k: tuple(v.shape)
+            for k, v in neck.state_dict().items()} == expected
+    assert expected['query_feat.weight'] == (100, 256)
+    assert expected['pixel_decoder.input_convs.0.conv.weight'] == (256, 768,
+                                                                   1, 1)
+    assert neck.init_cfg['prefix'] == 'decode_head.'
+    assert neck.init_cfg['checkpoint'] == trunk.backbone.init_cfg[
+        'checkpoint']
+    assert osp.basename(neck.init_cfg['checkpoint']).startswith(
+        osp.basename(mm_cfg)[:-len('.py')])
+
+
+# --------------------------------------------------------------------------
+# Hugging Face's Mask2Former, which the release runs
+
+
+def _hf_to_mmdet(hf_state):
+    """Hugging Face's pixel decoder and transformer module weights under
+    this neck's names (the model's keys ``model.pixel_level_module.decoder.``
+    and ``model.transformer_module.``)."""
+    out = {}
+    pd = 'model.pixel_level_module.decoder.'
+    tm = 'model.transformer_module.'
+    pixel_renames = [
+        (r'input_projections\.(\d+)\.0\.', r'input_convs.\1.conv.'),
+        (r'input_projections\.(\d+)\.1\.', r'input_convs.\1.gn.'),
+        (r'adapter_1\.0\.', 'lateral_convs.0.conv.'),
+        (r'adapter_1\.1\.', 'lateral_convs.0.gn.'),
+        (r'layer_1\.0\.', 'output_convs.0.conv.'),
+        (r'layer_1\.1\.', 'output_convs.0.gn.'),
+        (r'mask_projection\.', 'mask_feature.'),
+        (r'self_attn_layer_norm\.', 'norms.0.'),
+        (r'final_layer_norm\.', 'norms.1.'),
+        (r'fc1\.', 'ffn.layers.0.0.'),
+        (r'fc2\.', 'ffn.layers.1.'),
+    ]
+    decoder_renames = [
+        (r'cross_attn\.', 'cross_attn.attn.'),
+        (r'cross_attn_layer_norm\.', 'norms.0.'),
+        (r'self_attn\.out_proj\.', 'self_attn.attn.out_proj.'),
+        (r'self_attn_layer_norm\.', 'norms.1.'),
+        (r'final_layer_norm\.', 'norms.2.'),
+        (r'fc1\.', 'ffn.layers.0.0.'),
+        (r'fc2\.', 'ffn.layers.1.'),
+    ]
+    for key, value in hf_state.items():
+        if key.startswith(pd):
+            name = key[len(pd):]
+            if name == 'level_embed':
+                out['pixel_decoder.level_encoding.weight'] = value
+                continue
+            for pattern, repl in pixel_renames:
+                name = re.sub(pattern, repl, name)
+            out['pixel_decoder.' + name] = value
+        elif key.startswith(tm):
+            name = key[len(tm):]
+            if name.startswith('queries_embedder.'):
+                out['query_embed.weight'] = value
+            elif name.startswith('queries_features.'):
+                out['query_feat.weight'] = value
+            elif name.startswith('level_embed.'):
+                out['level_embed.weight'] = value
+            elif name.startswith('decoder.layernorm.'):
+                out['transformer_decoder.post_norm.' +
+                    name.rsplit('.', 1)[1]] = value
+            elif name.startswith('decoder.mask_predictor.mask_embedder.'):
+                index, _, param = name.split('.')[-3:]
+                out[f'mask_embed.{2 * int(index)}.{param}'] = value
+            elif re.match(r'decoder\.layers\.\d+\.self_attn\.[qkv]_proj\.',
+                          name):
+                continue  # packed below
+            else:
+                name = name[len('decoder.'):]
+                for pattern, repl in decoder_renames:
+                    name = re.sub(pattern, repl, name)
+                out['transformer_decoder.' + name] = value
+    layers = {int(m.group(1)) for k in hf_state
+              for m in [re.match(tm + r'decoder\.layers\.(\d+)\.', k)] if m}
+    for i in layers:
+        p = f'{tm}decoder.layers.{i}.self_attn.'
+        for param in ('weight', 'bias'):
+            out[f'transformer_decoder.layers.{i}.self_attn.attn.in_proj_'
+                f'{param}'] = torch.cat([
+                    hf_state[f'{p}{x}_proj.{param}'] for x in 'qkv'])
+    return out
+
+
+def test_release_map_of_hugging_face_mask2former():
+    """On the backbone features of Hugging Face's Mask2Former the neck
+    computes the release's ``einsum('bnhw, bdhw -> bdhw',
+    masks_queries_logits, pixel_decoder_last_hidden_state)`` with the
+    same weights."""
+    transformers = pytest.importorskip('transformers')
+    torch.manual_seed(0)
+    hf_cfg = transformers.Mask2FormerConfig(
+        backbone_config=transformers.SwinConfig(
+            embed_dim=WIDTHS[0], depths=[1, 1, 1, 1],
+            num_heads=[1, 2, 4, 8], window_size=7,
+            out_features=['stage1', 'stage2', 'stage3', 'stage4']),
+        feature_size=C, mask_feature_size=C, hidden_dim=C,
+        encoder_feedforward_dim=2 * C, dim_feedforward=2 * C,
+        encoder_layers=1, decoder_layers=LAYERS + 1, num_queries=QUERIES,
+        num_attention_heads=2, num_labels=3, use_pretrained_backbone=False)
+    hf = transformers.Mask2FormerForUniversalSegmentation(hf_cfg).eval()
+    with torch.no_grad():
+        for p in hf.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    # Hugging Face's deformable attention samples 4 points per level
+    neck = MODELS.build(_neck_cfg(num_points=4))
+    neck.load_state_dict(_hf_to_mmdet(hf.state_dict()), strict=True)
+    neck.eval()
+    g = torch.Generator().manual_seed(2)
+    for hw in [(64, 64), (96, 128)]:
+        images = torch.randn(2, 3, *hw, generator=g)
+        with torch.no_grad():
+            out = hf(pixel_values=images, output_hidden_states=True)
+            release = torch.einsum('bnhw, bdhw -> bdhw',
+                                   out.masks_queries_logits,
+                                   out.pixel_decoder_last_hidden_state)
+            feats = hf.model.pixel_level_module.encoder(
+                images).feature_maps
+            mask_features, mask_logits = neck.mask_predictions(feats)
+            (shared, ) = neck(feats)
+        torch.testing.assert_close(mask_features,
+                                   out.pixel_decoder_last_hidden_state,
+                                   rtol=0, atol=1e-5)
+        # the last decoder layer's masks, not an earlier layer's
+        torch.testing.assert_close(mask_logits[-1], out.masks_queries_logits,
+                                   rtol=0, atol=1e-4)
+        assert not torch.allclose(
+            mask_logits[-2], out.masks_queries_logits, atol=1e-2)
+        assert release.abs().max() > 0.1
+        torch.testing.assert_close(shared, release, rtol=0, atol=1e-4)
