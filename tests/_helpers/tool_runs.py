@@ -63,10 +63,12 @@ def run(args: Sequence[str],
 
 
 def load_tool(name: str):
-    """Import ``tools/<name>.py`` as a module (for its functions)."""
+    """Import ``tools/<name>.py`` as a module (for its functions);
+    ``name`` may name a subfolder, e.g. ``'model_converters/x'``."""
     import importlib.util
     spec = importlib.util.spec_from_file_location(
-        f'tool_{name}', osp.join(ROOT, 'tools', f'{name}.py'))
+        'tool_' + name.replace('/', '_'),
+        osp.join(ROOT, 'tools', f'{name}.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -14,66 +14,13 @@ from mmmtcp.models import Mask2FormerSharedRepresentation
 from mmmtcp.utils import CheckpointMismatchError, UnsafeCheckpointError
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
-from test_multi_task_segmentor import NUM_CLASSES, make_batch
+from test_multi_task_segmentor import make_batch
+from tiny_mask2former import (C, LAYERS, QUERIES, TASKS, WIDTHS,
+                              hf_mask2former, neck_cfg, pixel_decoder_cfg,
+                              segmentor, swin_cfg, transformer_decoder_cfg)
+from tool_runs import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-WIDTHS = [16, 32, 64, 128]  # the tiny Swin's 4 stages
-C = 32  # pixel decoder, queries and mask features
-QUERIES = 5
-LAYERS = 4  # transformer decoder layers: the 3 levels, then the first again
-TASKS = ['semseg', 'depth']
-
-
-def _pixel_decoder(num_points=2):
-    return dict(
-        type='mmdet.MSDeformAttnPixelDecoder',
-        num_outs=3,
-        norm_cfg=dict(type='GN', num_groups=32),  # as mmseg's and HF's
-        act_cfg=dict(type='ReLU'),
-        encoder=dict(
-            num_layers=1,
-            layer_cfg=dict(
-                self_attn_cfg=dict(
-                    embed_dims=C, num_heads=2, num_levels=3,
-                    num_points=num_points, im2col_step=64, dropout=0.0,
-                    batch_first=True, norm_cfg=None, init_cfg=None),
-                ffn_cfg=dict(
-                    embed_dims=C, feedforward_channels=2 * C, num_fcs=2,
-                    ffn_drop=0.0, act_cfg=dict(type='ReLU', inplace=True))),
-            init_cfg=None),
-        positional_encoding=dict(num_feats=C // 2, normalize=True),
-        init_cfg=None)
-
-
-def _transformer_decoder(num_layers=LAYERS):
-    attn = dict(embed_dims=C, num_heads=2, attn_drop=0.0, proj_drop=0.0,
-                dropout_layer=None, batch_first=True)
-    return dict(
-        return_intermediate=True,
-        num_layers=num_layers,
-        layer_cfg=dict(
-            self_attn_cfg=attn,
-            cross_attn_cfg=attn,
-            ffn_cfg=dict(
-                embed_dims=C, feedforward_channels=2 * C, num_fcs=2,
-                act_cfg=dict(type='ReLU', inplace=True), ffn_drop=0.0,
-                dropout_layer=None, add_identity=True)),
-        init_cfg=None)
-
-
-def _swin(**kwargs):
-    return dict(type='SwinTransformer', embed_dims=WIDTHS[0],
-                depths=(1, 1, 1, 1), num_heads=(1, 2, 4, 8), window_size=7,
-                out_indices=(0, 1, 2, 3), **kwargs)
-
-
-def _neck_cfg(num_points=2, num_layers=LAYERS, **kwargs):
-    return dict(
-        type='Mask2FormerSharedRepresentation', in_channels=WIDTHS,
-        feat_channels=C, out_channels=C, num_queries=QUERIES,
-        pixel_decoder=_pixel_decoder(num_points),
-        positional_encoding=dict(num_feats=C // 2, normalize=True),
-        transformer_decoder=_transformer_decoder(num_layers), **kwargs)
 
 
 def _mmseg_mask2former(num_classes=3):
@@ -82,10 +29,10 @@ def _mmseg_mask2former(num_classes=3):
         type='Mask2FormerHead', in_channels=WIDTHS, strides=[4, 8, 16, 32],
         feat_channels=C, out_channels=C, num_classes=num_classes,
         num_queries=QUERIES, num_transformer_feat_level=3,
-        align_corners=False, pixel_decoder=_pixel_decoder(),
+        align_corners=False, pixel_decoder=pixel_decoder_cfg(),
         enforce_decoder_input_project=False,
         positional_encoding=dict(num_feats=C // 2, normalize=True),
-        transformer_decoder=_transformer_decoder(),
+        transformer_decoder=transformer_decoder_cfg(),
         loss_cls=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=False,
                       loss_weight=2.0, reduction='mean',
                       class_weight=[1.0] * num_classes + [0.1]),
@@ -96,7 +43,7 @@ def _mmseg_mask2former(num_classes=3):
                        eps=1.0, loss_weight=5.0))
     # mmdet's head reads its nested configs as attributes (ConfigDict)
     model = MODELS.build(ConfigDict(
-        type='EncoderDecoder', backbone=_swin(), decode_head=head))
+        type='EncoderDecoder', backbone=swin_cfg(), decode_head=head))
     model.init_weights()
     # the initialized model has all-zero biases and unit norms; make every
     # weight count
@@ -109,23 +56,11 @@ def _mmseg_mask2former(num_classes=3):
 def _trunk(checkpoint, neck=None, backbone=None):
     """A MultiTaskSegmentor whose trunk loads ``checkpoint`` through the
     ``Pretrained`` init_cfg of the backbone and of the neck."""
-    neck = neck or _neck_cfg(init_cfg=dict(
+    neck = neck or neck_cfg(init_cfg=dict(
         type='Pretrained', checkpoint=checkpoint, prefix='decode_head.'))
-    backbone = backbone or _swin(
+    backbone = backbone or swin_cfg(
         init_cfg=dict(type='Pretrained', checkpoint=checkpoint))
-    model = MODELS.build(dict(
-        type='MultiTaskSegmentor',
-        data_preprocessor=dict(type='MultiTaskDataPreProcessor',
-                               mean=[0, 0, 0], std=[255, 255, 255]),
-        backbone=backbone,
-        neck=neck,
-        decode_head=dict(
-            type='MultiTaskBaselineHead', tasks=TASKS,
-            num_classes=dict(semseg=NUM_CLASSES['semseg']),
-            in_channels=[C], in_index=[0],
-            channels=8, decoder=dict(num_convs=1))))
-    model.init_weights()
-    return model
+    return segmentor(backbone, neck)
 
 
 @pytest.fixture(scope='module')
@@ -225,14 +160,14 @@ def test_missing_unexpected_and_misshapen_weights_are_listed(
     for key in removed:
         assert key[len('decode_head.'):] in message
     # a neck configured with fewer decoder layers than the checkpoint
-    short = _neck_cfg(num_layers=LAYERS - 1, init_cfg=dict(
+    short = neck_cfg(num_layers=LAYERS - 1, init_cfg=dict(
         type='Pretrained', checkpoint=path, prefix='decode_head'))
     with pytest.raises(CheckpointMismatchError,
                        match=r'not in Mask2FormerSharedRepresentation: '
                        r'transformer_decoder\.layers\.3\.'):
         _trunk(path, neck=short)
     # more queries than the checkpoint's
-    wide = _neck_cfg(init_cfg=dict(
+    wide = neck_cfg(init_cfg=dict(
         type='Pretrained', checkpoint=path, prefix='decode_head.'))
     wide['num_queries'] = QUERIES + 1
     with pytest.raises(CheckpointMismatchError,
@@ -251,7 +186,7 @@ def test_checkpoint_goes_through_the_safe_loader(mask2former, tmp_path):
     checkpoint['meta'] = dict(payload=_NotAWeight())
     unsafe = str(tmp_path / 'unsafe.pth')
     torch.save(checkpoint, unsafe)
-    neck = MODELS.build(_neck_cfg(init_cfg=dict(
+    neck = MODELS.build(neck_cfg(init_cfg=dict(
         type='Pretrained', checkpoint=unsafe, prefix='decode_head.')))
     with pytest.raises(UnsafeCheckpointError, match=re.escape(unsafe)):
         neck.init_weights()
@@ -259,14 +194,14 @@ def test_checkpoint_goes_through_the_safe_loader(mask2former, tmp_path):
 
 def test_neck_arguments_are_checked():
     with pytest.raises(ValueError, match='num_transformer_feat_level'):
-        MODELS.build(_neck_cfg(num_transformer_feat_level=2))
+        MODELS.build(neck_cfg(num_transformer_feat_level=2))
     with pytest.raises(ValueError, match='strides'):
-        MODELS.build(_neck_cfg(strides=(4, 8, 16)))
-    cfg = _neck_cfg()
+        MODELS.build(neck_cfg(strides=(4, 8, 16)))
+    cfg = neck_cfg()
     cfg['pixel_decoder']['feat_channels'] = 64
     with pytest.raises(ValueError, match='pixel_decoder.feat_channels'):
         MODELS.build(cfg)
-    neck = MODELS.build(_neck_cfg())
+    neck = MODELS.build(neck_cfg())
     assert isinstance(neck, Mask2FormerSharedRepresentation)
     with pytest.raises(ValueError, match='expects 4 feature maps'):
         neck([torch.zeros(1, 16, 8, 8)])
@@ -316,100 +251,20 @@ def test_published_mask2former_swin_s_checkpoint_keys():
 # Hugging Face's Mask2Former, which the release runs
 
 
-def _hf_to_mmdet(hf_state):
-    """Hugging Face's pixel decoder and transformer module weights under
-    this neck's names (the model's keys ``model.pixel_level_module.decoder.``
-    and ``model.transformer_module.``)."""
-    out = {}
-    pd = 'model.pixel_level_module.decoder.'
-    tm = 'model.transformer_module.'
-    pixel_renames = [
-        (r'input_projections\.(\d+)\.0\.', r'input_convs.\1.conv.'),
-        (r'input_projections\.(\d+)\.1\.', r'input_convs.\1.gn.'),
-        (r'adapter_1\.0\.', 'lateral_convs.0.conv.'),
-        (r'adapter_1\.1\.', 'lateral_convs.0.gn.'),
-        (r'layer_1\.0\.', 'output_convs.0.conv.'),
-        (r'layer_1\.1\.', 'output_convs.0.gn.'),
-        (r'mask_projection\.', 'mask_feature.'),
-        (r'self_attn_layer_norm\.', 'norms.0.'),
-        (r'final_layer_norm\.', 'norms.1.'),
-        (r'fc1\.', 'ffn.layers.0.0.'),
-        (r'fc2\.', 'ffn.layers.1.'),
-    ]
-    decoder_renames = [
-        (r'cross_attn\.', 'cross_attn.attn.'),
-        (r'cross_attn_layer_norm\.', 'norms.0.'),
-        (r'self_attn\.out_proj\.', 'self_attn.attn.out_proj.'),
-        (r'self_attn_layer_norm\.', 'norms.1.'),
-        (r'final_layer_norm\.', 'norms.2.'),
-        (r'fc1\.', 'ffn.layers.0.0.'),
-        (r'fc2\.', 'ffn.layers.1.'),
-    ]
-    for key, value in hf_state.items():
-        if key.startswith(pd):
-            name = key[len(pd):]
-            if name == 'level_embed':
-                out['pixel_decoder.level_encoding.weight'] = value
-                continue
-            for pattern, repl in pixel_renames:
-                name = re.sub(pattern, repl, name)
-            out['pixel_decoder.' + name] = value
-        elif key.startswith(tm):
-            name = key[len(tm):]
-            if name.startswith('queries_embedder.'):
-                out['query_embed.weight'] = value
-            elif name.startswith('queries_features.'):
-                out['query_feat.weight'] = value
-            elif name.startswith('level_embed.'):
-                out['level_embed.weight'] = value
-            elif name.startswith('decoder.layernorm.'):
-                out['transformer_decoder.post_norm.' +
-                    name.rsplit('.', 1)[1]] = value
-            elif name.startswith('decoder.mask_predictor.mask_embedder.'):
-                index, _, param = name.split('.')[-3:]
-                out[f'mask_embed.{2 * int(index)}.{param}'] = value
-            elif re.match(r'decoder\.layers\.\d+\.self_attn\.[qkv]_proj\.',
-                          name):
-                continue  # packed below
-            else:
-                name = name[len('decoder.'):]
-                for pattern, repl in decoder_renames:
-                    name = re.sub(pattern, repl, name)
-                out['transformer_decoder.' + name] = value
-    layers = {int(m.group(1)) for k in hf_state
-              for m in [re.match(tm + r'decoder\.layers\.(\d+)\.', k)] if m}
-    for i in layers:
-        p = f'{tm}decoder.layers.{i}.self_attn.'
-        for param in ('weight', 'bias'):
-            out[f'transformer_decoder.layers.{i}.self_attn.attn.in_proj_'
-                f'{param}'] = torch.cat([
-                    hf_state[f'{p}{x}_proj.{param}'] for x in 'qkv'])
-    return out
-
-
 def test_release_map_of_hugging_face_mask2former():
     """On the backbone features of Hugging Face's Mask2Former the neck
     computes the release's ``einsum('bnhw, bdhw -> bdhw',
     masks_queries_logits, pixel_decoder_last_hidden_state)`` with the
     same weights."""
-    transformers = pytest.importorskip('transformers')
-    torch.manual_seed(0)
-    hf_cfg = transformers.Mask2FormerConfig(
-        backbone_config=transformers.SwinConfig(
-            embed_dim=WIDTHS[0], depths=[1, 1, 1, 1],
-            num_heads=[1, 2, 4, 8], window_size=7,
-            out_features=['stage1', 'stage2', 'stage3', 'stage4']),
-        feature_size=C, mask_feature_size=C, hidden_dim=C,
-        encoder_feedforward_dim=2 * C, dim_feedforward=2 * C,
-        encoder_layers=1, decoder_layers=LAYERS + 1, num_queries=QUERIES,
-        num_attention_heads=2, num_labels=3, use_pretrained_backbone=False)
-    hf = transformers.Mask2FormerForUniversalSegmentation(hf_cfg).eval()
-    with torch.no_grad():
-        for p in hf.parameters():
-            p.add_(0.05 * torch.randn_like(p))
+    pytest.importorskip('transformers')
+    converter = load_tool('model_converters/hf_mask2former2mmmtcp')
+    hf = hf_mask2former()
+    converted, _ = converter.convert_state_dict(hf.state_dict())
     # Hugging Face's deformable attention samples 4 points per level
-    neck = MODELS.build(_neck_cfg(num_points=4))
-    neck.load_state_dict(_hf_to_mmdet(hf.state_dict()), strict=True)
+    neck = MODELS.build(neck_cfg(num_points=4))
+    neck.load_state_dict(
+        {k[len('decode_head.'):]: v for k, v in converted.items()
+         if k.startswith('decode_head.')}, strict=True)
     neck.eval()
     g = torch.Generator().manual_seed(2)
     for hw in [(64, 64), (96, 128)]:

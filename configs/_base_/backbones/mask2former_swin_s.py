@@ -9,7 +9,11 @@
 # `backbone.*` into the Swin, `decode_head.*` into the neck (strictly; its
 # class head is not used). The release loads Hugging Face's
 # facebook/mask2former-swin-small-ade-semantic instead: the same
-# architecture, trained by the Mask2Former authors.
+# architecture, trained by the Mask2Former authors;
+# tools/model_converters/hf_mask2former2mmmtcp.py converts it to this
+# checkpoint's names (set both init_cfg checkpoints to the output, e.g.
+# --cfg-options model.backbone.init_cfg.checkpoint=PATH
+# model.neck.init_cfg.checkpoint=PATH).
 # A config inherits this file and merges `mask2former_swin_s` into `model`
 # (`model = _base_.mask2former_swin_s`; over a base whose model has a neck
 # already, add `_delete_=True` to the neck); the multi-task head then reads
