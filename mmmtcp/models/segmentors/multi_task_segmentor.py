@@ -392,17 +392,7 @@ class MultiTaskSegmentor(BaseSegmentor):
                            preds: Dict[str, Tensor],
                            data_samples: OptSampleList = None
                            ) -> SampleList:
-        """Undo padding, crops and flips, resize and activate every task.
-
-        Args:
-            preds (dict[str, Tensor]): Raw outputs at the batch input size.
-            data_samples (list[SegDataSample], optional): Samples whose
-                metainfo gives ``ori_shape``, ``img_shape``, ``flip``,
-                ``flip_direction`` and ``padding_size`` /
-                ``img_padding_size``. Without them the outputs are only
-                activated.
-
-        Returns:
-            list[SegDataSample]: Samples with one ``pred_*`` field per task.
-        """
+        """:func:`~mmmtcp.models.segmentors.prediction.postprocess_result`
+        with this segmentor's ``align_corners``: undo padding, crops and
+        flips, resize to the original size and activate every task."""
         return postprocess_result(preds, data_samples, self.align_corners)
