@@ -11,7 +11,7 @@ over or of another shape. The file is read through mmengine's
 (:mod:`mmmtcp.utils.checkpoint_sources`) for every source.
 """
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -22,11 +22,36 @@ class CheckpointMismatchError(RuntimeError):
     """Raised when a checkpoint's weights do not fit a module."""
 
 
-def _listed(keys: Sequence[str], limit: int = 20) -> str:
+def listed_keys(keys: Sequence[str], limit: int = 20) -> str:
+    """The first ``limit`` keys joined by commas, and how many more."""
     keys = list(keys)
     shown = ', '.join(keys[:limit])
     return shown + (f', ... ({len(keys) - limit} more)'
                     if len(keys) > limit else '')
+
+
+def compare_shapes(
+    shapes: Mapping[str, Tuple[int, ...]],
+    expected: Mapping[str, Tuple[int, ...]]
+) -> Tuple[List[str], List[str], List[str]]:
+    """How a set of weights differs from the weights a module expects.
+
+    Args:
+        shapes (Mapping[str, tuple]): Shape of every weight that is there.
+        expected (Mapping[str, tuple]): Shape of every weight expected.
+
+    Returns:
+        tuple[list[str], list[str], list[str]]: The expected keys that are
+        missing, the keys that are not expected, and the keys of both whose
+        shapes differ (expected keys in ``expected``'s order).
+    """
+    missing = [k for k in expected if k not in shapes]
+    unexpected = [k for k in shapes if k not in expected]
+    mismatched = [
+        k for k in expected
+        if k in shapes and tuple(shapes[k]) != tuple(expected[k])
+    ]
+    return missing, unexpected, mismatched
 
 
 def _state_dict_of(checkpoint: Any, name: str) -> Dict[str, torch.Tensor]:
@@ -45,7 +70,7 @@ def _state_dict_of(checkpoint: Any, name: str) -> Dict[str, torch.Tensor]:
     if not state_dict:
         raise CheckpointMismatchError(
             f'Checkpoint {name} holds no weights (its entries: '
-            f'{_listed(sorted(map(str, checkpoint)))})')
+            f'{listed_keys(sorted(map(str, checkpoint)))})')
     if all(k.startswith('module.') for k in state_dict):
         state_dict = OrderedDict(
             (k[len('module.'):], v) for k, v in state_dict.items())
@@ -105,27 +130,29 @@ def load_pretrained_strictly(module: nn.Module,
         raise CheckpointMismatchError(
             f'Checkpoint {checkpoint} is not a checkpoint of {owner}: it has '
             f'none of its {len(expected)} weights{where} (e.g. '
-            f'{_listed(list(expected), 5)}). Its keys start with '
-            f'{_listed(heads)}' +
+            f'{listed_keys(list(expected), 5)}). Its keys start with '
+            f'{listed_keys(heads)}' +
             (f'; {len(selected)} of them are{where}: '
-             f'{_listed(list(selected), 5)}' if prefix and selected else
+             f'{listed_keys(list(selected), 5)}' if prefix and selected else
              '') + '.')
-    missing = [k for k in expected if k not in selected]
-    unexpected = [k for k in selected if k not in expected]
+    missing, unexpected, mismatched = compare_shapes(
+        {k: tuple(v.shape) for k, v in selected.items()},
+        {k: tuple(v.shape) for k, v in expected.items()})
     mismatched = [
         f'{k} {tuple(selected[k].shape)} (model {tuple(expected[k].shape)})'
-        for k in found if selected[k].shape != expected[k].shape
+        for k in mismatched
     ]
     problems = []
     if missing:
         problems.append(f'{len(missing)} weights of {owner} are missing '
-                        f'from the checkpoint: {_listed(missing)}')
+                        f'from the checkpoint: {listed_keys(missing)}')
     if unexpected:
-        problems.append(f'{len(unexpected)} weights of the checkpoint'
-                        f'{where} are not in {owner}: {_listed(unexpected)}')
+        problems.append(
+            f'{len(unexpected)} weights of the checkpoint{where} are not in '
+            f'{owner}: {listed_keys(unexpected)}')
     if mismatched:
         problems.append(f'{len(mismatched)} weights have another shape: '
-                        f'{_listed(mismatched)}')
+                        f'{listed_keys(mismatched)}')
     if problems:
         raise CheckpointMismatchError(
             f'Checkpoint {checkpoint} does not fit {owner}{where} (does the '

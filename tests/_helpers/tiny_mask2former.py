@@ -117,3 +117,10 @@ def hf_trunk(depths=(1, 1, 1, 1)):
     """The trunk (``backbone``, ``neck`` configs) of
     :func:`hf_mask2former`."""
     return dict(backbone=swin_cfg(depths), neck=neck_cfg(num_points=4))
+
+
+def release_shared_map(hf_outputs):
+    """The released MT-CP's shared map from a Hugging Face Mask2Former's
+    outputs (its ``models_nyud_CL.py``, verbatim)."""
+    return torch.einsum('bnhw, bdhw -> bdhw', hf_outputs.masks_queries_logits,
+                        hf_outputs.pixel_decoder_last_hidden_state)

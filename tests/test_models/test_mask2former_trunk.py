@@ -17,7 +17,8 @@ from mmseg.structures import SegDataSample
 from test_multi_task_segmentor import make_batch
 from tiny_mask2former import (C, LAYERS, QUERIES, TASKS, WIDTHS,
                               hf_mask2former, neck_cfg, pixel_decoder_cfg,
-                              segmentor, swin_cfg, transformer_decoder_cfg)
+                              release_shared_map, segmentor, swin_cfg,
+                              transformer_decoder_cfg)
 from tool_runs import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -271,9 +272,7 @@ def test_release_map_of_hugging_face_mask2former():
         images = torch.randn(2, 3, *hw, generator=g)
         with torch.no_grad():
             out = hf(pixel_values=images, output_hidden_states=True)
-            release = torch.einsum('bnhw, bdhw -> bdhw',
-                                   out.masks_queries_logits,
-                                   out.pixel_decoder_last_hidden_state)
+            release = release_shared_map(out)
             feats = hf.model.pixel_level_module.encoder(
                 images).feature_maps
             mask_features, mask_logits = neck.mask_predictions(feats)

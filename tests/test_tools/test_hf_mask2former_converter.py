@@ -12,7 +12,8 @@ import torch
 
 from mmmtcp.utils import CheckpointMismatchError, safe_torch_load
 from mmseg.registry import MODELS
-from tiny_mask2former import C, hf_mask2former, hf_trunk, segmentor
+from tiny_mask2former import (C, hf_mask2former, hf_trunk,
+                              release_shared_map, segmentor)
 from tool_runs import ROOT, load_tool, run
 
 pytest.importorskip('transformers')
@@ -111,9 +112,7 @@ def test_converted_trunk_computes_the_release_map(converted, release):
         images = torch.randn(2, 3, *hw, generator=g)
         with torch.no_grad():
             out = hf(pixel_values=images, output_hidden_states=True)
-            release_map = torch.einsum('bnhw, bdhw -> bdhw',
-                                       out.masks_queries_logits,
-                                       out.pixel_decoder_last_hidden_state)
+            release_map = release_shared_map(out)
             feats = model.backbone(images)
             mask_features, mask_logits = model.neck.mask_predictions(feats)
             (shared, ) = model.extract_feat(images)

@@ -116,7 +116,8 @@ ROOT = osp.dirname(osp.dirname(TOOLS))
 sys.path.insert(0, ROOT)
 import mmmtcp  # noqa: F401,E402  # isort:skip
 from mmmtcp.utils import (BrokenCheckpointError,  # noqa: E402  # isort:skip
-                          CheckpointMismatchError, safe_torch_load)
+                          CheckpointMismatchError, compare_shapes,
+                          listed_keys, safe_torch_load)
 from mmmtcp.utils.config import CfgOptionsAction  # noqa: E402  # isort:skip
 
 #: Key prefixes of Hugging Face's Mask2FormerForUniversalSegmentation.
@@ -232,13 +233,6 @@ FUSED = [
      r'decode_head.transformer_decoder.layers.\g<layer>.self_attn.attn.'
      r'in_proj_\g<param>'),
 ]
-
-
-def _listed(keys: Sequence[str], limit: int = 20) -> str:
-    keys = list(keys)
-    shown = ', '.join(keys[:limit])
-    return shown + (f', ... ({len(keys) - limit} more)'
-                    if len(keys) > limit else '')
 
 
 def _natural(key: str) -> list:
@@ -366,7 +360,7 @@ def convert_state_dict(hf_state: Dict[str, torch.Tensor],
         raise CheckpointMismatchError(
             f'{name} is not a Hugging Face Mask2Former checkpoint: it has no '
             f"'{HF_PIXEL_DECODER}*' and '{HF_TRANSFORMER}*' weights (its "
-            f'{len(hf_state)} keys start with {_listed(heads)})')
+            f'{len(hf_state)} keys start with {listed_keys(heads)})')
     if not any(k.startswith(HF_SWIN + 'embeddings.patch_embeddings.')
                for k in hf_state):
         parts = sorted({f"'{k[len(HF_SWIN):].split('.', 1)[0]}.'"
@@ -374,7 +368,7 @@ def convert_state_dict(hf_state: Dict[str, torch.Tensor],
         raise CheckpointMismatchError(
             f'{name} is a Hugging Face Mask2Former whose backbone is not a '
             f"Swin (no '{HF_SWIN}embeddings.patch_embeddings.*'; its "
-            f"backbone's keys start with {_listed(parts) or 'nothing'})")
+            f"backbone's keys start with {listed_keys(parts) or 'nothing'})")
     out = {}
     used = set()
     for prefix, pattern, parts, fused in FUSED:
@@ -426,7 +420,7 @@ def convert_state_dict(hf_state: Dict[str, torch.Tensor],
         raise CheckpointMismatchError(
             f'{name}: {len(unknown)} weights of the Hugging Face Mask2Former '
             'are not converted (the trunk has no such weights; another '
-            f'variant of the model?): {_listed(unknown)}')
+            f'variant of the model?): {listed_keys(unknown)}')
     return OrderedDict(
         (k, out[k]) for k in sorted(out, key=_natural)), dropped
 
@@ -571,23 +565,22 @@ def check_against_trunk(state_dict: Dict[str, torch.Tensor],
             f'{"; ".join(differ)}. Checkpoint: {_size_name(have)}; '
             f'{target}: {_size_name(want)}. Convert it for the trunk it '
             'fits (--arch or --config).')
-    missing = [k for k in expected if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in expected]
+    missing, unexpected, mismatched = compare_shapes(
+        {k: tuple(v.shape) for k, v in state_dict.items()}, expected)
     mismatched = [
         f'{k} {tuple(state_dict[k].shape)} (trunk {expected[k]})'
-        for k in expected
-        if k in state_dict and tuple(state_dict[k].shape) != expected[k]
+        for k in mismatched
     ]
     problems = []
     if missing:
         problems.append(f'{len(missing)} weights of the trunk are missing '
-                        f'after the conversion: {_listed(missing)}')
+                        f'after the conversion: {listed_keys(missing)}')
     if unexpected:
         problems.append(f'{len(unexpected)} converted weights are not in '
-                        f'the trunk: {_listed(unexpected)}')
+                        f'the trunk: {listed_keys(unexpected)}')
     if mismatched:
         problems.append(f'{len(mismatched)} converted weights have another '
-                        f'shape: {_listed(mismatched)}')
+                        f'shape: {listed_keys(mismatched)}')
     if problems:
         raise CheckpointMismatchError(
             f'{name} does not convert to {target}: ' + '; '.join(problems))
@@ -692,10 +685,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f'error: {e}', file=sys.stderr)
         return 1
     arch = meta['architecture']
+    dropped = meta['dropped']
     print(f'converted {args.src}: Swin embed_dims {arch["embed_dims"]}, '
           f'depths {arch["depths"]}, {arch["num_queries"]} queries, '
           f'{arch["decoder_layers"]} decoder layers; dropped '
-          f'{len(meta["dropped"])} weights ({_listed(meta["dropped"], 4)})',
+          f'{len(dropped)} weights ({listed_keys(dropped, 4)})',
           flush=True)
     print(args.dst)
     return 0

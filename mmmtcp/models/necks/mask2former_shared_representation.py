@@ -95,24 +95,19 @@ PIXEL_DECODER = dict(
 #: mmseg's Mask2Former transformer decoder: 9 masked-attention layers (Hugging
 #: Face counts 10 ``decoder_layers``, the prediction from the initial queries
 #: included), 8 heads, FFN 2048.
+_ATTENTION = dict(
+    embed_dims=256,
+    num_heads=8,
+    attn_drop=0.0,
+    proj_drop=0.0,
+    dropout_layer=None,
+    batch_first=True)
 TRANSFORMER_DECODER = dict(
     return_intermediate=True,
     num_layers=9,
     layer_cfg=dict(
-        self_attn_cfg=dict(
-            embed_dims=256,
-            num_heads=8,
-            attn_drop=0.0,
-            proj_drop=0.0,
-            dropout_layer=None,
-            batch_first=True),
-        cross_attn_cfg=dict(
-            embed_dims=256,
-            num_heads=8,
-            attn_drop=0.0,
-            proj_drop=0.0,
-            dropout_layer=None,
-            batch_first=True),
+        self_attn_cfg=dict(_ATTENTION),
+        cross_attn_cfg=dict(_ATTENTION),
         ffn_cfg=dict(
             embed_dims=256,
             feedforward_channels=2048,
