@@ -65,3 +65,17 @@ def test_benchmark_train_step_on_the_demo_config(tmp_path):
     assert 'decode_head.cfms' in proc.stdout
     # no trace-back: the SRMs never run
     assert 'decode_head.srms' not in proc.stdout
+
+
+def test_benchmark_train_step_on_a_pascal_config(tmp_path):
+    """A config on PASCAL-Context (random maps of its three tasks) at the
+    requested shape, although its preprocessor pads to 512x512."""
+    proc = _run([
+        osp.join(BENCHMARKS, 'benchmark_train_step.py'),
+        osp.join(ROOT, 'configs', 'baseline',
+                 'mt_baseline_swin-s-m2f_pascal.py'), '--shape', '64', '64',
+        '--steps', '1', '--cfg-options', 'model.backbone.depths=[2,2,2,2]'
+    ], str(tmp_path))
+    assert proc.returncode == 0, proc.stdout
+    assert 'batch 1 x 64x64 (model input 1x3x64x64)' in proc.stdout
+    assert 'step:' in proc.stdout and 'decode_head.decoders' in proc.stdout

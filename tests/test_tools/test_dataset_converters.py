@@ -42,7 +42,7 @@ def pascal_tool():
 def _write_pascal(root: str) -> None:
     """The tiny PASCAL-Context tree of the data set tests, both splits."""
     writer = _load(
-        osp.join(ROOT, 'tests', 'test_datasets', 'conftest.py'),
+        osp.join(ROOT, 'tests', '_helpers', 'dataset_files.py'),
         'pascal_tree_writer')
     writer.write_pascal(root, 'train')
     writer.write_pascal(root, 'val')
@@ -148,6 +148,7 @@ def test_nyud_check_names_a_truncated_image(tmp_path, nyud_tool, capsys):
     out = capsys.readouterr().out
     assert re.search(re.escape(images[0]) + r'.*(truncated|IEND|EOI)', out), \
         out[-2000:]
+
 
 def test_pascal_zip_and_check(tmp_path, pascal_tool, capsys):
     release = str(tmp_path / 'release')

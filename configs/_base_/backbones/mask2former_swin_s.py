@@ -15,16 +15,15 @@
 # --cfg-options model.backbone.init_cfg.checkpoint=PATH
 # model.neck.init_cfg.checkpoint=PATH).
 # A config inherits this file and merges `mask2former_swin_s` into `model`
-# (`model = _base_.mask2former_swin_s`; over a base whose model has a neck
-# already, add `_delete_=True` to the neck); the multi-task head then reads
-# the one map with `in_channels=[256]`, `in_index=[0]`.
+# (`model = _base_.mask2former_swin_s`; over a base whose model has another
+# backbone or neck already, add `_delete_=True` to each); the multi-task
+# head then reads the one map with `in_channels=[256]`, `in_index=[0]`.
 mask2former_checkpoint = (
     'https://download.openmmlab.com/mmsegmentation/v0.5/mask2former/'
     'mask2former_swin-s_8xb2-160k_ade20k-512x512/'
     'mask2former_swin-s_8xb2-160k_ade20k-512x512_20221204_143905-e715144e.pth')
 mask2former_swin_s = dict(
     backbone=dict(
-        _delete_=True,
         type='SwinTransformer',
         embed_dims=96,
         depths=[2, 2, 18, 2],
