@@ -57,6 +57,19 @@ COVERED = {
     'python tools/dataset_converters/nyud.py --check data/NYUDv2':
     'test_tools/test_dataset_converters.py::'
     'test_nyud_check_names_bad_files',
+    # reproducing the paper: the released architecture's configs (trained
+    # at tiny widths by test_models/test_swin_m2f_configs.py)
+    'python tools/model_converters/hf_mask2former2mmmtcp.py':
+    'test_tools/test_hf_mask2former_converter.py::'
+    'test_command_line_on_the_downloaded_folder',
+    'python tools/train.py configs/mtcp/mtcp_swin-s-m2f_nyud.py':
+    'test_readme_commands.py::test_reproduction_commands_without_data',
+    'python tools/test.py configs/mtcp/mtcp_swin-s-m2f_nyud.py':
+    'test_readme_commands.py::test_reproduction_commands_without_data',
+    'python tools/train.py configs/baseline/mt_baseline_swin-s-m2f_nyud.py':
+    'test_readme_commands.py::test_reproduction_commands_without_data',
+    'python tools/test.py configs/baseline/mt_baseline_swin-s-m2f_nyud.py':
+    'test_readme_commands.py::test_reproduction_commands_without_data',
 }
 
 
@@ -129,6 +142,41 @@ def test_headline_command_without_data(tmp_path):
     assert proc.returncode != 0
     assert "data_root 'data/NYUDv2' does not exist" in out, out[-3000:]
     assert 'docs/en/dataset_prepare.md' in out
+    assert 'tools/dataset_converters/nyud.py NYUDv2.tar.gz -o data/NYUDv2' \
+        in out
+    assert 'Traceback' not in out, out[-3000:]
+
+
+REPRODUCTION = [c for c in readme_commands()
+                if re.match(r'python tools/(train|test)\.py configs/\w+/'
+                            r'\w+_swin-s-m2f_nyud\.py', c)]
+
+
+@pytest.mark.skipif(not osp.exists(osp.join(ROOT, '.venv', 'bin',
+                                            'python')),
+                    reason='needs the environment made by `make env`')
+@pytest.mark.parametrize('command', REPRODUCTION)
+def test_reproduction_commands_without_data(command, tmp_path):
+    """The "Reproducing the paper" commands, as typed, in a checkout without
+    NYUD-v2: the error says how to prepare it, before any weights are
+    downloaded."""
+    assert len(REPRODUCTION) == 4
+    checkout = tmp_path / 'checkout'
+    checkout.mkdir()
+    for entry in ('tools', 'configs', 'mmmtcp', '.venv'):
+        os.symlink(osp.join(ROOT, entry), checkout / entry)
+    args = command.split()
+    torch_home = tmp_path / 'torch_home'
+    env = dict(os.environ, TORCH_HOME=str(torch_home))
+    env.pop('PYTHONPATH', None)
+    proc = subprocess.run([osp.join(ROOT, '.venv', 'bin', 'python')] +
+                          args[1:], cwd=str(checkout), env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=600)
+    out = proc.stdout
+    assert not torch_home.exists()  # no checkpoint was fetched
+    assert proc.returncode != 0
+    assert "data_root 'data/NYUDv2' does not exist" in out, out[-3000:]
     assert 'tools/dataset_converters/nyud.py NYUDv2.tar.gz -o data/NYUDv2' \
         in out
     assert 'Traceback' not in out, out[-3000:]

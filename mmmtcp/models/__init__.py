@@ -1,4 +1,5 @@
 """Models of mmmtcp: multi-task segmentor, heads, MT-CP layers, losses."""
+from .backbones import *  # noqa: F401,F403
 from .data_preprocessor import MultiTaskDataPreProcessor  # noqa: F401
 from .decode_heads import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403

@@ -52,9 +52,11 @@ def transformer_decoder_cfg(num_layers=LAYERS):
         init_cfg=None)
 
 
-def swin_cfg(depths=(1, 1, 1, 1), **kwargs):
-    """mmseg's SwinTransformer at :data:`WIDTHS`, window 7."""
-    return dict(type='SwinTransformer', embed_dims=WIDTHS[0],
+def swin_cfg(depths=(1, 1, 1, 1), type='StrictSwinTransformer', **kwargs):
+    """The trunk's Swin (mmseg's ``SwinTransformer`` loading pretrained
+    weights strictly; ``type='SwinTransformer'``: mmseg's own) at
+    :data:`WIDTHS`, window 7."""
+    return dict(type=type, embed_dims=WIDTHS[0],
                 depths=tuple(depths), num_heads=(1, 2, 4, 8), window_size=7,
                 out_indices=(0, 1, 2, 3), **kwargs)
 

@@ -44,7 +44,8 @@ def _mmseg_mask2former(num_classes=3):
                        eps=1.0, loss_weight=5.0))
     # mmdet's head reads its nested configs as attributes (ConfigDict)
     model = MODELS.build(ConfigDict(
-        type='EncoderDecoder', backbone=swin_cfg(), decode_head=head))
+        type='EncoderDecoder', backbone=swin_cfg(type='SwinTransformer'),
+        decode_head=head))
     model.init_weights()
     # the initialized model has all-zero biases and unit norms; make every
     # weight count
@@ -60,7 +61,8 @@ def _trunk(checkpoint, neck=None, backbone=None):
     neck = neck or neck_cfg(init_cfg=dict(
         type='Pretrained', checkpoint=checkpoint, prefix='decode_head.'))
     backbone = backbone or swin_cfg(
-        init_cfg=dict(type='Pretrained', checkpoint=checkpoint))
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint,
+                      prefix='backbone.'))
     return segmentor(backbone, neck)
 
 
@@ -134,12 +136,52 @@ def test_other_architecture_is_refused_naming_the_file(tmp_path):
                                base_channels=8))
     path = str(tmp_path / 'resnet18_plain.pth')
     torch.save(resnet.state_dict(), path)
+    # the backbone, initialized first, refuses it
     with pytest.raises(CheckpointMismatchError) as info:
         _trunk(path)
     message = str(info.value)
     assert path in message
+    assert 'not a checkpoint of StrictSwinTransformer' in message
+    assert "under 'backbone.'" in message and "'stem.'" in message
+    # and so does the neck on its own
+    neck = MODELS.build(neck_cfg(init_cfg=dict(
+        type='Pretrained', checkpoint=path, prefix='decode_head.')))
+    with pytest.raises(CheckpointMismatchError) as info:
+        neck.init_weights()
+    message = str(info.value)
+    assert path in message
     assert 'not a checkpoint of Mask2FormerSharedRepresentation' in message
     assert "under 'decode_head.'" in message and "'stem.'" in message
+
+
+def test_backbone_weights_load_strictly(mask2former, tmp_path):
+    """mmseg's SwinTransformer would log a missing or misshapen backbone
+    weight and train it from random values; the trunk's Swin refuses the
+    checkpoint, naming the file and the weights."""
+    _, path = mask2former
+    state = torch.load(path, weights_only=True)['state_dict']
+    lacking = {k: v for k, v in state.items()
+               if not k.startswith('backbone.stages.3.')}
+    lacking_path = str(tmp_path / 'no_last_stage.pth')
+    torch.save(dict(state_dict=lacking), lacking_path)
+    swin = MODELS.build(swin_cfg(init_cfg=dict(
+        type='Pretrained', checkpoint=lacking_path, prefix='backbone.')))
+    with pytest.raises(CheckpointMismatchError,
+                       match=re.escape(lacking_path) +
+                       r'.*weights of StrictSwinTransformer are missing'
+                       r'.*stages\.3\.'):
+        swin.init_weights()
+    # a Swin of another depth than the checkpoint's
+    deeper = MODELS.build(swin_cfg(depths=(1, 1, 2, 1), init_cfg=dict(
+        type='Pretrained', checkpoint=path, prefix='backbone.')))
+    with pytest.raises(CheckpointMismatchError,
+                       match=r'stages\.2\.blocks\.1\.'):
+        deeper.init_weights()
+    with pytest.raises(ValueError, match='takes checkpoint'):
+        MODELS.build(swin_cfg(init_cfg=dict(type='Pretrained',
+                                            checkpoint=path, strict=False)))
+    # without a checkpoint: mmseg's initialization
+    MODELS.build(swin_cfg()).init_weights()
 
 
 def test_missing_unexpected_and_misshapen_weights_are_listed(
@@ -226,11 +268,15 @@ def test_published_mask2former_swin_s_checkpoint_keys():
 
     def plain(cfg):
         cfg = cfg.to_dict()
-        for key in ('_delete_', 'init_cfg', 'pretrained'):
+        for key in ('type', 'init_cfg', 'pretrained'):
             cfg.pop(key, None)
         return cfg
 
+    # mmseg's Swin-S (loading its weights strictly)
+    assert (trunk.backbone.type, published.backbone.type) == (
+        'StrictSwinTransformer', 'SwinTransformer')
     assert plain(trunk.backbone) == plain(published.backbone)
+    assert trunk.backbone.init_cfg.prefix == 'backbone.'
     with torch.device('meta'):
         head = MODELS.build(published.decode_head)
         neck = MODELS.build(trunk.neck)

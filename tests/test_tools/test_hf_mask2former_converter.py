@@ -93,6 +93,21 @@ def test_both_formats_convert_to_the_same_checkpoint(converted, release):
         assert torch.equal(value, a['state_dict'][key]), key
 
 
+def test_command_line_on_the_downloaded_folder(converted, release, tmp_path):
+    """As the README runs it: the folder of a Hugging Face download (here
+    both files; the safetensors one is read) to a checkpoint in a folder
+    that does not exist yet."""
+    _, root, _, config = release
+    dst = str(tmp_path / 'checkpoints' / 'm2f_swin_hf.pth')
+    result = run([TOOL, str(root), dst, '--config', config], cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == dst
+    ours, expected = safe_torch_load(dst), safe_torch_load(converted[1])
+    assert list(ours['state_dict']) == list(expected['state_dict'])
+    for key, value in ours['state_dict'].items():
+        assert torch.equal(value, expected['state_dict'][key]), key
+
+
 def test_converted_trunk_computes_the_release_map(converted, release):
     """The trunk loading the converted checkpoint through its
     ``Pretrained`` init_cfgs (as mmseg's checkpoint) gives Hugging Face's
@@ -103,7 +118,8 @@ def test_converted_trunk_computes_the_release_map(converted, release):
     path = converted[0]
     model = segmentor(
         dict(trunk['backbone'],
-             init_cfg=dict(type='Pretrained', checkpoint=path)),
+             init_cfg=dict(type='Pretrained', checkpoint=path,
+                           prefix='backbone.')),
         dict(trunk['neck'],
              init_cfg=dict(type='Pretrained', checkpoint=path,
                            prefix='decode_head.'))).eval()

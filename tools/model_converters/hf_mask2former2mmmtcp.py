@@ -15,9 +15,10 @@ holding them) and writes a checkpoint in the names of mmseg's Mask2Former
   decoder.*``, ``model.transformer_module.*``),
 
 so that the trunk of ``configs/_base_/backbones/mask2former_swin_s.py``
-(mmseg's ``SwinTransformer`` and ``Mask2FormerSharedRepresentation``) loads
-it exactly as mmseg's own Mask2Former checkpoint: the backbone with
-``init_cfg=dict(type='Pretrained', checkpoint=PATH)``, the neck with
+(``StrictSwinTransformer``, mmseg's ``SwinTransformer`` loading strictly,
+and ``Mask2FormerSharedRepresentation``) loads it exactly as mmseg's own
+Mask2Former checkpoint: the backbone with ``init_cfg=dict(type='Pretrained',
+checkpoint=PATH, prefix='backbone.')``, the neck with
 ``init_cfg=dict(type='Pretrained', checkpoint=PATH,
 prefix='decode_head.')``.
 
@@ -108,6 +109,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
+from mmseg.models.backbones import SwinTransformer
 from mmseg.registry import MODELS
 
 TOOLS = osp.dirname(osp.abspath(__file__))
@@ -535,7 +537,9 @@ def trunk_shapes(trunk: Dict) -> Dict[str, Tuple[int, ...]]:
     loading anything.
     """
     backbone, neck = trunk['backbone'], trunk['neck']
-    if str(backbone.get('type')).split('.')[-1] != 'SwinTransformer':
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        backbone_cls = MODELS.get(backbone.get('type'))
+    if backbone_cls is None or not issubclass(backbone_cls, SwinTransformer):
         raise ValueError(f"the trunk's backbone is {backbone.get('type')}, "
                          "not mmseg's SwinTransformer")
     with DefaultScope.overwrite_default_scope('mmseg'):

@@ -3,13 +3,14 @@
 # trained for ADE20K semantic segmentation, whose ONE shared 1/4 map (the
 # pixel decoder's 256 mask features times the summed mask logits of the
 # last transformer decoder layer's 100 queries) every task decoder reads.
-# mmseg's Swin-S and `Mask2FormerSharedRepresentation` (mmdet's pixel decoder
-# and transformer decoder) at the widths of mmseg's
-# mask2former_swin-s_8xb2-160k_ade20k-512x512, whose checkpoint they load:
-# `backbone.*` into the Swin, `decode_head.*` into the neck (strictly; its
-# class head is not used). The release loads Hugging Face's
-# facebook/mask2former-swin-small-ade-semantic instead: the same
-# architecture, trained by the Mask2Former authors;
+# mmseg's Swin-S (`StrictSwinTransformer`: mmseg's `SwinTransformer` that
+# loads its weights strictly) and `Mask2FormerSharedRepresentation` (mmdet's
+# pixel decoder and transformer decoder) at the widths of mmseg's
+# mask2former_swin-s_8xb2-160k_ade20k-512x512, whose checkpoint they load,
+# both strictly: `backbone.*` into the Swin, `decode_head.*` into the neck
+# (but the class head, which the trunk does not use). The release loads
+# Hugging Face's facebook/mask2former-swin-small-ade-semantic instead: the
+# same architecture, trained by the Mask2Former authors;
 # tools/model_converters/hf_mask2former2mmmtcp.py converts it to this
 # checkpoint's names (set both init_cfg checkpoints to the output, e.g.
 # --cfg-options model.backbone.init_cfg.checkpoint=PATH
@@ -24,7 +25,7 @@ mask2former_checkpoint = (
     'mask2former_swin-s_8xb2-160k_ade20k-512x512_20221204_143905-e715144e.pth')
 mask2former_swin_s = dict(
     backbone=dict(
-        type='SwinTransformer',
+        type='StrictSwinTransformer',
         embed_dims=96,
         depths=[2, 2, 18, 2],
         num_heads=[3, 6, 12, 24],
@@ -39,7 +40,10 @@ mask2former_swin_s = dict(
         out_indices=(0, 1, 2, 3),
         with_cp=False,
         frozen_stages=-1,
-        init_cfg=dict(type='Pretrained', checkpoint=mask2former_checkpoint)),
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint=mask2former_checkpoint,
+            prefix='backbone.')),
     neck=dict(
         type='Mask2FormerSharedRepresentation',
         in_channels=[96, 192, 384, 768],

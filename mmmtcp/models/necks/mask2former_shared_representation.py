@@ -36,7 +36,7 @@ not built: the release computes class scores but never uses them.
 Its parameters are named as in mmseg's ``Mask2FormerHead``, so the
 ``decode_head.*`` weights of an mmseg Mask2Former checkpoint (e.g.
 ``mask2former_swin-s_8xb2-160k_ade20k-512x512``, whose ``backbone.*``
-weights go to mmseg's ``SwinTransformer``) load with
+weights go to the trunk's Swin, ``StrictSwinTransformer``) load with
 ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='decode_head.')``,
 strictly: a missing, unexpected (except the unused ``cls_embed.*``) or
 misshapen weight is an error

@@ -1,0 +1,3 @@
+from .strict_swin_transformer import StrictSwinTransformer
+
+__all__ = ['StrictSwinTransformer']
