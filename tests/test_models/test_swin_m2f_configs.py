@@ -139,6 +139,10 @@ def test_trains_at_the_released_input_size(path, tmp_path):
         write_pascal(data_root)
         size = (512, 512)
     cfg = _tiny_train_cfg(path, data_root, str(tmp_path / 'work'))
+    if '/mtcp/' in path and variant.endswith('task'):
+        # the 3-task variants run the full HW x HW affinity; with 4 and 5
+        # tasks the CFMs pool their keys by 2 here, to keep the suite fast
+        cfg.model.decode_head.cfm.attn_downsample = 2
     runner = Runner.from_cfg(cfg)
     model = runner.model
     seen = {}
