@@ -159,3 +159,50 @@ def load_pretrained_strictly(module: nn.Module,
             'config match the checkpoint\'s?): ' + '; '.join(problems))
     module.load_state_dict(selected, strict=True)
     return skipped
+
+
+#: The keys of a ``Pretrained`` ``init_cfg`` that
+#: :func:`load_pretrained_init_cfg` reads.
+PRETRAINED_CFG_KEYS = ('type', 'checkpoint', 'prefix', 'map_location')
+
+
+def check_pretrained_init_cfg(cfg: Mapping, owner: str) -> None:
+    """Refuse a ``Pretrained`` ``init_cfg`` with other keys than
+    :data:`PRETRAINED_CFG_KEYS` or without ``checkpoint``.
+
+    Args:
+        cfg (Mapping): ``dict(type='Pretrained', checkpoint=..., ...)``.
+        owner (str): The module's name, for the message.
+
+    Raises:
+        ValueError: Naming the owner and the keys given.
+    """
+    unknown = set(cfg) - set(PRETRAINED_CFG_KEYS)
+    if unknown or 'checkpoint' not in cfg:
+        raise ValueError(
+            f'{owner}: `Pretrained` init_cfg takes checkpoint (required), '
+            f'prefix and map_location, got {sorted(cfg)}')
+
+
+def load_pretrained_init_cfg(module: nn.Module,
+                             cfg: Mapping,
+                             ignore: Sequence[str] = ()) -> List[str]:
+    """Load a ``Pretrained`` ``init_cfg`` into ``module`` strictly.
+
+    Args:
+        module (nn.Module): Receives the weights.
+        cfg (Mapping): ``dict(type='Pretrained', checkpoint=...,
+            prefix=None, map_location='cpu')`` (checked by
+            :func:`check_pretrained_init_cfg`).
+        ignore (Sequence[str]): As :func:`load_pretrained_strictly`.
+
+    Returns:
+        list[str]: As :func:`load_pretrained_strictly`.
+    """
+    check_pretrained_init_cfg(cfg, type(module).__name__)
+    return load_pretrained_strictly(
+        module,
+        cfg['checkpoint'],
+        prefix=cfg.get('prefix'),
+        ignore=ignore,
+        map_location=cfg.get('map_location', 'cpu'))

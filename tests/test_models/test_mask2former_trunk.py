@@ -235,6 +235,23 @@ def test_checkpoint_goes_through_the_safe_loader(mask2former, tmp_path):
         neck.init_weights()
 
 
+def test_pretrained_init_cfg_keys_are_checked(mask2former):
+    """The neck and the Swin read the same ``Pretrained`` keys and refuse
+    others (mmengine's ``strict=False``, say) or a missing checkpoint."""
+    _, path = mask2former
+    neck = MODELS.build(neck_cfg(init_cfg=dict(
+        type='Pretrained', checkpoint=path, prefix='decode_head.',
+        strict=False)))
+    with pytest.raises(ValueError, match=r'Mask2FormerSharedRepresentation: '
+                       r'`Pretrained` init_cfg takes checkpoint \(required\)'
+                       r".*'strict'"):
+        neck.init_weights()
+    with pytest.raises(ValueError, match=r'StrictSwinTransformer: '
+                       r'`Pretrained` init_cfg takes checkpoint'):
+        MODELS.build(swin_cfg(init_cfg=dict(type='Pretrained',
+                                            prefix='backbone.')))
+
+
 def test_neck_arguments_are_checked():
     with pytest.raises(ValueError, match='num_transformer_feat_level'):
         MODELS.build(neck_cfg(num_transformer_feat_level=2))

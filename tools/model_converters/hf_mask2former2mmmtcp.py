@@ -539,10 +539,11 @@ def trunk_shapes(trunk: Dict) -> Dict[str, Tuple[int, ...]]:
     backbone, neck = trunk['backbone'], trunk['neck']
     with DefaultScope.overwrite_default_scope('mmseg'):
         backbone_cls = MODELS.get(backbone.get('type'))
-    if backbone_cls is None or not issubclass(backbone_cls, SwinTransformer):
-        raise ValueError(f"the trunk's backbone is {backbone.get('type')}, "
-                         "not mmseg's SwinTransformer")
-    with DefaultScope.overwrite_default_scope('mmseg'):
+        if backbone_cls is None or not issubclass(backbone_cls,
+                                                  SwinTransformer):
+            raise ValueError(
+                f"the trunk's backbone is {backbone.get('type')}, not "
+                "mmseg's SwinTransformer")
         built = MODELS.build(backbone)
         with torch.device('meta'):
             head = MODELS.build(neck)

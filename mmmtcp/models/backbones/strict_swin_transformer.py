@@ -27,7 +27,8 @@ Args:
 """
 from typing import Optional
 
-from mmmtcp.utils import load_pretrained_strictly
+from mmmtcp.utils import (check_pretrained_init_cfg,
+                          load_pretrained_init_cfg)
 from mmseg.models.backbones import SwinTransformer
 from mmseg.registry import MODELS
 
@@ -39,13 +40,7 @@ class StrictSwinTransformer(SwinTransformer):
 
     def __init__(self, init_cfg: Optional[dict] = None, **kwargs) -> None:
         if init_cfg is not None and init_cfg.get('type') == 'Pretrained':
-            unknown = set(init_cfg) - {'type', 'checkpoint', 'prefix',
-                                       'map_location'}
-            if unknown or 'checkpoint' not in init_cfg:
-                raise ValueError(
-                    'StrictSwinTransformer: `init_cfg` of type Pretrained '
-                    'takes checkpoint (required), prefix and map_location, '
-                    f'got {sorted(init_cfg)}')
+            check_pretrained_init_cfg(init_cfg, type(self).__name__)
         super().__init__(init_cfg=init_cfg, **kwargs)
 
     def init_weights(self) -> None:
@@ -55,6 +50,4 @@ class StrictSwinTransformer(SwinTransformer):
         if cfg is None or cfg.get('type') != 'Pretrained':
             super().init_weights()
             return
-        load_pretrained_strictly(
-            self, cfg['checkpoint'], prefix=cfg.get('prefix'),
-            map_location=cfg.get('map_location', 'cpu'))
+        load_pretrained_init_cfg(self, cfg)

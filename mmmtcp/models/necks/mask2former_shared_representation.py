@@ -56,7 +56,7 @@ from mmengine.model import BaseModule, ModuleList, caffe2_xavier_init
 from mmengine.model.weight_init import initialize
 from torch import Tensor
 
-from mmmtcp.utils import load_pretrained_strictly
+from mmmtcp.utils import load_pretrained_init_cfg
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptMultiConfig
 
@@ -272,20 +272,8 @@ class Mask2FormerSharedRepresentation(BaseModule):
             # BaseModule applies them
             initialize(self, others)
         if pretrained:
-            cfg = dict(pretrained[0])
-            unknown = set(cfg) - {'type', 'checkpoint', 'prefix',
-                                  'map_location'}
-            if unknown:
-                raise ValueError(
-                    'Mask2FormerSharedRepresentation: `Pretrained` init_cfg '
-                    f'takes checkpoint, prefix and map_location, not '
-                    f'{sorted(unknown)}')
-            load_pretrained_strictly(
-                self,
-                cfg['checkpoint'],
-                prefix=cfg.get('prefix'),
-                ignore=self.IGNORED_KEYS,
-                map_location=cfg.get('map_location', 'cpu'))
+            load_pretrained_init_cfg(
+                self, pretrained[0], ignore=self.IGNORED_KEYS)
         self._is_init = True
 
     def _forward_head(self, query: Tensor, mask_features: Tensor,
