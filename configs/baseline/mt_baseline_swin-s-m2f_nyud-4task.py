@@ -1,14 +1,12 @@
-# Baseline of configs/mtcp/mtcp_swin-s-m2f_nyud-4task.py: the same Mask2Former
-# Swin-S trunk, per-task Swin decoders, output layers, losses, data and
-# recipe; its head is the MT-CP head's without what `release_mtcp` adds
-# (no CFM or trace-back).
-_base_ = ['../mtcp/mtcp_swin-s-m2f_nyud-4task.py']
+# ./mt_baseline_swin-s-m2f_nyud.py with the protocol's four NYUD-v2 tasks:
+# the release's semseg, depth and normals, and edges (balanced BCE, weight
+# 50), evaluated with the boundary protocol like every 4-task NYUD-v2
+# config. configs/mtcp/mtcp_swin-s-m2f_nyud-4task.py adds MT-CP.
+_base_ = ['./mt_baseline_swin-s-m2f_nyud.py']
+tasks = ['semseg', 'depth', 'normals', 'edge']
 model = dict(
     decode_head=dict(
-        _delete_=True,
-        type='MultiTaskBaselineHead',
-        **{
-            key: value
-            for key, value in _base_.model.decode_head.items()
-            if key != 'type' and key not in _base_.release_mtcp
-        }))
+        tasks=tasks, loss_decode=dict(edge=_base_.protocol_edge_loss)))
+train_dataloader = val_dataloader = test_dataloader = dict(
+    dataset=dict(tasks=tasks))
+val_evaluator = test_evaluator = dict(tasks=tasks)

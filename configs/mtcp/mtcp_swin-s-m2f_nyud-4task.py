@@ -1,11 +1,8 @@
-# ./mtcp_swin-s-m2f_nyud.py with the protocol's four NYUD-v2 tasks: the
-# release's semseg, depth and normals, and edges (balanced BCE, weight 50),
-# evaluated with the boundary protocol like every 4-task NYUD-v2 config.
-_base_ = ['./mtcp_swin-s-m2f_nyud.py']
-tasks = ['semseg', 'depth', 'normals', 'edge']
-model = dict(
-    decode_head=dict(
-        tasks=tasks, loss_decode=dict(edge=_base_.protocol_edge_loss)))
-train_dataloader = val_dataloader = test_dataloader = dict(
-    dataset=dict(tasks=tasks))
-val_evaluator = test_evaluator = dict(tasks=tasks)
+# MT-CP as released (Klodivio355/MT-CP), NYUD-v2 with the protocol's four tasks
+# (+ edge): everything of its baseline,
+# configs/baseline/mt_baseline_swin-s-m2f_nyud-4task.py (trunk, per-task Swin
+# decoders, outputs, losses, data, recipe), and per task the CFM and the
+# trace-back with two intermediate predictions, the final prediction read from
+# the trace-back (`release_mtcp` of configs/_base_/heads/mtcp_release.py).
+_base_ = ['../baseline/mt_baseline_swin-s-m2f_nyud-4task.py']
+model = dict(decode_head=dict(type='MTCPHead', **_base_.release_mtcp))

@@ -1,20 +1,8 @@
-# MT-CP as released (Klodivio355/MT-CP, models/models_nyud_CL.py and
-# configs/nyud/MT_simple_final.yml), NYUD-v2 with the release's three tasks
-# (semseg, depth, normals): the ADE20K Mask2Former Swin-S trunk, per-task
-# Swin decoders, CFM and trace-back (../_base_/models/mtcp_swin-s-m2f.py),
-# and the release's recipe: the full 480x640 input with flip and zoom,
-# batch 2 per GPU, AdamW lr 5e-5 / weight decay 1e-4, poly decay per epoch,
-# 100 epochs, losses summed (the release computes prioritization weights but
-# trains with the plain sum). ./mtcp_swin-s-m2f_nyud-4task.py adds the
-# protocol's edge task.
-_base_ = [
-    '../_base_/models/mtcp_swin-s-m2f.py',
-    '../_base_/datasets/nyud_mt_480x640.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/schedule_100e.py'
-]
-tasks = _base_.release_tasks
-model = dict(data_preprocessor=dict(size=_base_.img_size))
-train_dataloader = val_dataloader = test_dataloader = dict(
-    dataset=dict(tasks=tasks))
-val_evaluator = test_evaluator = dict(tasks=tasks)
-log_processor = dict(by_epoch=True)
+# MT-CP as released (Klodivio355/MT-CP), NYUD-v2 with the release's three tasks
+# (semseg, depth, normals): everything of its baseline,
+# configs/baseline/mt_baseline_swin-s-m2f_nyud.py (trunk, per-task Swin
+# decoders, outputs, losses, data, recipe), and per task the CFM and the
+# trace-back with two intermediate predictions, the final prediction read from
+# the trace-back (`release_mtcp` of configs/_base_/heads/mtcp_release.py).
+_base_ = ['../baseline/mt_baseline_swin-s-m2f_nyud.py']
+model = dict(decode_head=dict(type='MTCPHead', **_base_.release_mtcp))

@@ -1,15 +1,8 @@
-# ./mtcp_swin-s-m2f_pascal.py with the protocol's five PASCAL-Context tasks:
-# the release's semseg, human parts and saliency, and normals (the release's
-# NYUD-v2 normals losses) and edges (balanced BCE, weight 50).
-_base_ = ['./mtcp_swin-s-m2f_pascal.py']
-tasks = ['semseg', 'human_parts', 'saliency', 'normals', 'edge']
-model = dict(
-    decode_head=dict(
-        tasks=tasks,
-        loss_decode=dict(
-            normals=_base_.release_common.loss_decode.normals,
-            edge=_base_.protocol_edge_loss),
-        side_loss_decode=_base_.release_common.side_loss_decode))
-train_dataloader = val_dataloader = test_dataloader = dict(
-    dataset=dict(tasks=tasks))
-val_evaluator = test_evaluator = dict(tasks=tasks)
+# MT-CP as released (Klodivio355/MT-CP), PASCAL-Context with the protocol's
+# five tasks (+ normals, edge): everything of its baseline,
+# configs/baseline/mt_baseline_swin-s-m2f_pascal-5task.py (trunk, per-task Swin
+# decoders, outputs, losses, data, recipe), and per task the CFM and the
+# trace-back with two intermediate predictions, the final prediction read from
+# the trace-back (`release_mtcp` of configs/_base_/heads/mtcp_release.py).
+_base_ = ['../baseline/mt_baseline_swin-s-m2f_pascal-5task.py']
+model = dict(decode_head=dict(type='MTCPHead', **_base_.release_mtcp))

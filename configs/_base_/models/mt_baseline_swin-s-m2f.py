@@ -3,21 +3,16 @@
 # deformable-attention pixel decoder, masked-attention decoder, one shared
 # 1/4 map of 256 channels) and the released per-task Swin decoders, FPN
 # fusion, output layers and losses (../heads/mtcp_release.py), with no CFM
-# or trace-back. ./mtcp_swin-s-m2f.py adds them. NYUD-v2's three released
-# tasks (semseg, depth, normals) by default; dataset configs override
-# `tasks`, `num_classes` and `size`.
-_base_ = ['../backbones/mask2former_swin_s.py', '../heads/mtcp_release.py']
+# or trace-back (configs/mtcp/mtcp_swin-s-m2f_*.py add `release_mtcp` of
+# the head base). NYUD-v2's three released tasks (semseg, depth, normals)
+# by default; dataset configs override `tasks`, `num_classes` and `size`.
+_base_ = [
+    '../backbones/mask2former_swin_s.py', '../heads/mtcp_release.py',
+    '../imagenet_data_preprocessor.py'
+]
 # the released code normalizes with the ImageNet statistics (RGB), as the
 # Mask2Former checkpoints were trained
-data_preprocessor = dict(
-    type='MultiTaskDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255,
-    size=(480, 640),
-    test_cfg=dict(size_divisor=32))
+data_preprocessor = dict(_base_.imagenet_data_preprocessor, size=(480, 640))
 model = dict(
     type='MultiTaskSegmentor',
     data_preprocessor=data_preprocessor,

@@ -1,15 +1,8 @@
 # MT-CP with an mmseg ResNet-50 (V1c) backbone: the backbone's four stages
 # are the 1/4..1/32 pyramid, no neck needed.
+_base_ = ['../imagenet_data_preprocessor.py']
 norm_cfg = dict(type='SyncBN', requires_grad=True)
-data_preprocessor = dict(
-    type='MultiTaskDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255,
-    size=(448, 576),
-    test_cfg=dict(size_divisor=32))
+data_preprocessor = dict(_base_.imagenet_data_preprocessor, size=(448, 576))
 model = dict(
     type='MultiTaskSegmentor',
     data_preprocessor=data_preprocessor,

@@ -1,16 +1,9 @@
 # A tiny MT-CP for CPU demos: a narrow ResNet-18 (V1c) trained from scratch
 # (16 stem/base channels, stages of 16/32/64/128 channels at 1/4..1/32) and
 # 32-channel task decoders. Plain BN, so it runs without a process group.
+_base_ = ['../imagenet_data_preprocessor.py']
 norm_cfg = dict(type='BN', requires_grad=True)
-data_preprocessor = dict(
-    type='MultiTaskDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255,
-    size_divisor=32,
-    test_cfg=dict(size_divisor=32))
+data_preprocessor = dict(_base_.imagenet_data_preprocessor, size_divisor=32)
 model = dict(
     type='MultiTaskSegmentor',
     data_preprocessor=data_preprocessor,
